@@ -1,0 +1,34 @@
+# colorlab: `make help` lists the targets. Every target installs what it needs first.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+# pytest workers: 2 cores here; override with `make test JOBS=8`
+JOBS    ?= 2
+
+.PHONY: help install demo test bench lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+install: $(STAMP)  ## create .venv and install colorlab[dev] into it (fast when already done)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: install  ## train on the built-in procedural scenes (~3 min on 2 CPU cores), write a grid and metrics
+	$(PY) -m colorlab demo
+
+test: install  ## run the test suite
+	$(PY) -m pytest -n $(JOBS) -q
+
+bench: install  ## run the benchmarks and write results under benchmarks/results/
+	$(PY) benchmarks/run.py
+
+lint: install  ## ruff
+	$(VENV)/bin/ruff check colorlab tests benchmarks
+
+clean:  ## remove run outputs (keeps .venv)
+	rm -rf lightning_logs outputs wandb .pytest_cache

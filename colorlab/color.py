@@ -1,0 +1,309 @@
+"""All of colorlab's colour maths: Lab <-> RGB, normalisation, the ab gamut bins, soft-encoding,
+decoding a bin distribution to ab, and class-rebalancing priors.
+
+Conventions (the only place they are defined):
+
+- RGB: float in [0, 1], sRGB, shape (B, 3, H, W).
+- Lab: CIE Lab, D65 / 2 deg observer; L in [0, 100], a and b in Lab units (about -128..127).
+- Network input ``x_l = L / 100`` in [0, 1]; regression target ``y_ab = ab / 128`` in about [-1, 1]
+  (the Stanford report's scaling, so normalised errors are directly the literature's units).
+- ab bins: centres of the 10-unit grid over [-110, 110]^2 that 8-bit sRGB colours reach (see ``ab_bins``).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+import kornia.color
+import torch
+import torch.nn.functional as F
+
+L_SCALE = 100.0  # x_l = L / L_SCALE
+AB_SCALE = 128.0  # y_ab = ab / AB_SCALE
+
+GRID_STEP = 10.0  # ab quantisation step, Lab units (Zhang et al. 2016)
+GRID_EXTENT = 110.0  # grid centres span [-GRID_EXTENT, GRID_EXTENT] in a and b
+SOFT_K = 10  # neighbours in soft-encoding; Zhang's reference code uses 10 (the paper's 5 is a typo)
+SOFT_SIGMA = 5.0  # Gaussian kernel width for soft-encoding and prior smoothing, Lab units
+ANNEAL_T = 0.38  # annealed-mean temperature (Zhang et al. 2016)
+REBALANCE_LAMBDA = 0.5  # prior / uniform mix for class rebalancing (Zhang et al. 2016)
+
+Decoding = Literal["mode", "mean", "annealed_mean", "sample"]
+
+
+def _check_image(x: torch.Tensor, channels: int, name: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 4 or x.shape[1] != channels:
+        raise ValueError(f"{name} must have shape (B, {channels}, H, W), got {tuple(x.shape)}")
+
+
+def _no_autocast(x: torch.Tensor):
+    """Colour conversion always runs in float32, even inside a bf16/fp16 autocast region."""
+    return torch.autocast(device_type=x.device.type, enabled=False)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB -> CIE Lab (D65).
+
+    Args:
+        rgb: (B, 3, H, W) float in [0, 1], any device.
+
+    Returns:
+        (B, 3, H, W) float32: L in [0, 100], a and b in Lab units.
+    """
+    _check_image(rgb, 3, "rgb")
+    with _no_autocast(rgb):
+        return kornia.color.rgb_to_lab(rgb.float())
+
+
+def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
+    """CIE Lab (D65) -> sRGB.
+
+    Args:
+        lab: (B, 3, H, W) float; L in [0, 100], a and b in Lab units.
+        clip: clamp the result to [0, 1] (out-of-gamut Lab colours have no exact sRGB value).
+
+    Returns:
+        (B, 3, H, W) float32 RGB.
+    """
+    _check_image(lab, 3, "lab")
+    with _no_autocast(lab):
+        return kornia.color.lab_to_rgb(lab.float(), clip=clip)
+
+
+def lab8_to_lab(lab8: torch.Tensor) -> torch.Tensor:
+    """OpenCV's 8-bit Lab encoding (L*255/100, a+128, b+128) -> float Lab.
+
+    Args:
+        lab8: (B, 3, H, W) uint8.
+
+    Returns:
+        (B, 3, H, W) float32 Lab.
+    """
+    _check_image(lab8, 3, "lab8")
+    if lab8.dtype != torch.uint8:
+        raise TypeError(f"lab8 must be uint8, got {lab8.dtype}")
+    lab = lab8.float()
+    return torch.cat([lab[:, :1] * (100.0 / 255.0), lab[:, 1:] - 128.0], dim=1)
+
+
+def normalize(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lab -> (x_l, y_ab): (B, 1, H, W) L/100 in [0, 1] and (B, 2, H, W) ab/128."""
+    return lab[:, :1] / L_SCALE, lab[:, 1:] / AB_SCALE
+
+
+def denormalize(x_l: torch.Tensor, y_ab: torch.Tensor) -> torch.Tensor:
+    """(x_l, y_ab) in network units -> (B, 3, H, W) Lab."""
+    return torch.cat([x_l * L_SCALE, y_ab * AB_SCALE], dim=1)
+
+
+def batch_to_lab(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Turn a DataModule batch into float32 Lab on the batch's device.
+
+    Every colorlab DataModule yields ``{"rgb": uint8 (B, 3, H, W)}`` or, for sources stored as
+    8-bit Lab, ``{"lab8": uint8 (B, 3, H, W)}``; this is the one place either becomes Lab.
+    """
+    if "rgb" in batch:
+        rgb = batch["rgb"]
+        if rgb.dtype != torch.uint8:
+            raise TypeError(f"batch['rgb'] must be uint8 (B, 3, H, W), got {rgb.dtype}")
+        return rgb_to_lab(rgb.float() / 255.0)
+    if "lab8" in batch:
+        return lab8_to_lab(batch["lab8"])
+    raise KeyError(f"a colorlab batch holds 'rgb' or 'lab8', got keys {sorted(batch)}")
+
+
+def to_rgb(x_l: torch.Tensor, y_ab: torch.Tensor) -> torch.Tensor:
+    """Network-unit (x_l, y_ab) -> (B, 3, H, W) RGB in [0, 1]; ab is resized to L's size if needed."""
+    if y_ab.shape[-2:] != x_l.shape[-2:]:
+        y_ab = F.interpolate(y_ab.float(), size=x_l.shape[-2:], mode="bilinear", align_corners=False)
+    return lab_to_rgb(denormalize(x_l.float(), y_ab.float()))
+
+
+# --------------------------------------------------------------------------------------------
+# ab gamut bins
+
+
+def _grid_index(ab: torch.Tensor) -> torch.Tensor:
+    """Integer grid coordinates (i, j) of the cell holding each ab: cell c covers [c - 5, c + 5)."""
+    n = round(GRID_EXTENT / GRID_STEP)
+    return torch.floor(ab / GRID_STEP + 0.5).long().clamp(-n, n)
+
+
+@functools.lru_cache(maxsize=1)
+def _gamut_cells() -> torch.Tensor:
+    """(Q, 2) long grid coordinates reached by at least one of the 2^24 8-bit sRGB colours."""
+    n = round(GRID_EXTENT / GRID_STEP)
+    side = 2 * n + 1
+    seen = torch.zeros(side * side, dtype=torch.bool)
+    levels = torch.arange(256, dtype=torch.float32) / 255.0
+    g, b = torch.meshgrid(levels, levels, indexing="ij")
+    for r in levels:  # one red level at a time: 65,536 colours, a few MB
+        rgb = torch.stack([torch.full_like(g, float(r)), g, b])[None]  # (1, 3, 256, 256)
+        ij = _grid_index(rgb_to_lab(rgb)[0, 1:].reshape(2, -1).T) + n  # (65536, 2)
+        seen[ij[:, 0] * side + ij[:, 1]] = True
+    flat = seen.nonzero().squeeze(1)
+    return torch.stack([flat // side, flat % side], dim=1) - n
+
+
+def ab_bins() -> torch.Tensor:
+    """The in-gamut ab bin centres, (Q, 2) float32 (a, b) in Lab units.
+
+    Rule: the ab plane is cut into 10x10 cells centred on multiples of 10 in [-110, 110]^2, cell c
+    covering [c - 5, c + 5) in a and in b; a cell is a bin when the exact Lab value of at least one
+    of the 2^24 8-bit sRGB colours falls inside it. Zhang et al. (2016) report Q = 313 from their own
+    unpublished procedure; this rule gives the Q that ``ab_bins().shape[0]`` states (261 with kornia's
+    D65 conversion), and every other part of colorlab takes Q from here.
+    Computed once per process (about 2 s on one CPU core).
+    """
+    return _gamut_cells().float() * GRID_STEP
+
+
+@functools.lru_cache(maxsize=1)
+def _nearest_bin_table() -> torch.Tensor:
+    """(side, side) long: for every grid cell, the index of the nearest in-gamut bin."""
+    n = round(GRID_EXTENT / GRID_STEP)
+    coords = torch.arange(-n, n + 1, dtype=torch.float32) * GRID_STEP
+    grid = torch.stack(torch.meshgrid(coords, coords, indexing="ij"), dim=-1).reshape(-1, 2)
+    return torch.cdist(grid, ab_bins()).argmin(dim=1).reshape(2 * n + 1, 2 * n + 1)
+
+
+def nearest_bin(ab: torch.Tensor) -> torch.Tensor:
+    """Hard quantisation: the bin index of each ab value.
+
+    Args:
+        ab: (B, 2, H, W) float, Lab units.
+
+    Returns:
+        (B, H, W) long in [0, Q). An ab inside a bin's cell gets that bin; one outside the gamut gets
+        the bin nearest to its cell's centre.
+    """
+    _check_image(ab, 2, "ab")
+    n = round(GRID_EXTENT / GRID_STEP)
+    table = _nearest_bin_table().to(ab.device)
+    ij = _grid_index(ab.float()) + n  # (B, 2, H, W)
+    return table[ij[:, 0], ij[:, 1]]
+
+
+def soft_encode(
+    ab: torch.Tensor, k: int = SOFT_K, sigma: float = SOFT_SIGMA, chunk: int = 16384
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sparse soft-encoding of ab into the Q bins (Zhang et al. 2016, sec. 2.1).
+
+    Each pixel gets its k nearest bins, weighted by a Gaussian of the distance (sigma in Lab units) and
+    normalised to sum to 1. No dense (B, Q, H, W) target is built.
+
+    Args:
+        ab: (B, 2, H, W) float, Lab units.
+        k: number of neighbouring bins.
+        sigma: Gaussian width, Lab units.
+        chunk: pixels per distance block (bounds memory at chunk x Q floats).
+
+    Returns:
+        (idx, weight): (B, k, H, W) long bin indices, nearest first, and (B, k, H, W) float32 weights.
+    """
+    _check_image(ab, 2, "ab")
+    bins = ab_bins().to(ab.device)
+    if not 1 <= k <= bins.shape[0]:
+        raise ValueError(f"k must be in [1, Q={bins.shape[0]}], got {k}")
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    b, _, h, w = ab.shape
+    points = ab.float().permute(0, 2, 3, 1).reshape(-1, 2)  # (B*H*W, 2)
+    idx, dist2 = [], []
+    for part in points.split(chunk):
+        d2 = (part[:, None, :] - bins[None]).pow(2).sum(-1)  # (chunk, Q)
+        d2_k, idx_k = d2.topk(k, dim=1, largest=False)
+        idx.append(idx_k)
+        dist2.append(d2_k)
+    idx_all, d2_all = torch.cat(idx), torch.cat(dist2)
+    weight = torch.softmax(-d2_all / (2 * sigma**2), dim=1)  # Gaussian weights, normalised
+    to_image = lambda t: t.reshape(b, h, w, k).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+    return to_image(idx_all), to_image(weight)
+
+
+def decode(logits: torch.Tensor, how: Decoding = "annealed_mean", temperature: float = ANNEAL_T) -> torch.Tensor:
+    """Bin distribution -> ab (Zhang et al. 2016, sec. 2.3).
+
+    Args:
+        logits: (B, Q, H, W) unnormalised log-probabilities over ``ab_bins()``.
+        how: "mode" (most likely bin), "mean" (expectation), "annealed_mean" (expectation of the
+            distribution sharpened to softmax(logits / T)), or "sample" (one draw per pixel).
+        temperature: T for "annealed_mean"; T -> 0 tends to the mode, T = 1 is the mean.
+
+    Returns:
+        (B, 2, H, W) float32 ab, Lab units.
+    """
+    bins = ab_bins().to(logits.device)
+    if logits.ndim != 4 or logits.shape[1] != bins.shape[0]:
+        raise ValueError(f"logits must have shape (B, Q={bins.shape[0]}, H, W), got {tuple(logits.shape)}")
+    logits = logits.float()
+    if how == "mode":
+        return bins[logits.argmax(dim=1)].permute(0, 3, 1, 2)
+    if how == "sample":
+        b, q, h, w = logits.shape
+        probs = torch.softmax(logits, dim=1).permute(0, 2, 3, 1).reshape(-1, q)
+        drawn = torch.multinomial(probs, 1).reshape(b, h, w)
+        return bins[drawn].permute(0, 3, 1, 2)
+    if how == "mean":
+        temperature = 1.0
+    elif how != "annealed_mean":
+        raise ValueError(f"how must be one of mode, mean, annealed_mean, sample; got {how!r}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    probs = torch.softmax(logits / temperature, dim=1)  # (B, Q, H, W)
+    return torch.einsum("bqhw,qc->bchw", probs, bins)
+
+
+# --------------------------------------------------------------------------------------------
+# priors and class rebalancing
+
+
+def bin_counts(ab: torch.Tensor) -> torch.Tensor:
+    """Histogram of hard-quantised ab over the Q bins: (Q,) float64 counts for a (B, 2, H, W) batch."""
+    q = ab_bins().shape[0]
+    return torch.bincount(nearest_bin(ab).flatten(), minlength=q).double()
+
+
+def smooth_prior(counts: torch.Tensor, sigma: float = SOFT_SIGMA) -> torch.Tensor:
+    """Empirical bin frequencies smoothed by a Gaussian over the ab plane.
+
+    ``p_q = sum_r counts_r exp(-|c_q - c_r|^2 / 2 sigma^2)``, then normalised to sum to 1 (c: bin centres,
+    Lab units). With sigma = 5 and the 10-unit grid a bin shares exp(-2) = 13.5% of its mass with each
+    of its 4 direct neighbours.
+
+    Args:
+        counts: (Q,) non-negative counts (e.g. from ``bin_counts``), not all zero.
+
+    Returns:
+        (Q,) float64 probabilities.
+    """
+    bins = ab_bins().double()
+    if counts.shape != (bins.shape[0],):
+        raise ValueError(f"counts must have shape (Q={bins.shape[0]},), got {tuple(counts.shape)}")
+    if counts.sum() <= 0:
+        raise ValueError("counts are all zero: no pixels were counted")
+    kernel = torch.exp(-torch.cdist(bins, bins).pow(2) / (2 * sigma**2))  # (Q, Q)
+    p = kernel @ counts.double()
+    return p / p.sum()
+
+
+def rebalance_weights(prior: torch.Tensor, lam: float = REBALANCE_LAMBDA) -> torch.Tensor:
+    """Class-rebalancing weights (Zhang et al. 2016, eq. 4).
+
+    ``w_q = ((1 - lam) p_q + lam / Q)^-1``, scaled so that ``sum_q p_q w_q = 1``.
+
+    Args:
+        prior: (Q,) probabilities summing to 1.
+        lam: weight of the uniform distribution in [0, 1]; 0 = pure inverse prior, 1 = no rebalancing.
+
+    Returns:
+        (Q,) float32 weights.
+    """
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must be in [0, 1], got {lam}")
+    prior = prior.double()
+    w = 1.0 / ((1.0 - lam) * prior + lam / prior.numel())
+    return (w / (prior * w).sum()).float()
