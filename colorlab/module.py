@@ -1,0 +1,169 @@
+"""LitColorizer: the one LightningModule. A network (plain nn.Module) + an objective + metrics.
+
+One training step, as a straight line:
+uint8 RGB batch -> (device) color.batch_to_lab -> x_l, y_ab -> net -> objective.loss / objective.decode -> metrics
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable, instantiate_module
+from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters, _given_hyperparameters_context
+from torch import nn
+
+from colorlab import color
+from colorlab.metrics import BinAccuracy, colorization_metrics
+from colorlab.objectives import Classification, Objective, Regression
+
+# A network class (or any callable) taking the output channel count: ``UNet`` or ``partial(UNet, width=16)``.
+NetFactory = Callable[[int], nn.Module]
+
+
+class LitColorizer(L.LightningModule):
+    """Train, evaluate and run any colorlab network with either objective.
+
+    Args:
+        net: the network, called with the objective's channel count (2 for regression, Q bins for
+            classification); in YAML a ``class_path`` to a class in ``colorlab.models`` with its ``init_args``.
+        objective: ``Regression`` or ``Classification``; default ``Regression()`` (MSE).
+        optimizer: optimizer factory; default Adam, lr 1e-3.
+        scheduler: optional learning-rate scheduler factory, stepped once per epoch.
+    """
+
+    def __init__(
+        self,
+        net: NetFactory,
+        objective: Objective | None = None,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        scheduler: LRSchedulerCallable | None = None,
+    ) -> None:
+        super().__init__()
+        # Built by LightningCLI (or ``from_config``), the hparams are the run's config with class_path
+        # dicts, which is what lets ``load_from_checkpoint`` rebuild net and objective from the file
+        # alone. Python objects passed directly are not saved.
+        from_config = _given_hyperparameters.get() is not None
+        self.save_hyperparameters(ignore=None if from_config else ["net", "objective", "optimizer", "scheduler"])
+        self.objective = objective if objective is not None else Regression()
+        if not isinstance(self.objective, Objective):
+            raise TypeError(f"objective must be a colorlab.objectives.Objective, got {type(self.objective).__name__}")
+        self.net = net(self.objective.channels)
+        supports = getattr(self.net, "supports", ("regression", "classification"))
+        if self.objective.kind not in supports:
+            raise ValueError(
+                f"{type(self.net).__name__} as configured supports {', '.join(supports)}, "
+                f"not {self.objective.kind} (e.g. a tanh output layer cannot produce bin logits)"
+            )
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.val_metrics = colorization_metrics("val/")
+        self.test_metrics = colorization_metrics("test/")
+        if isinstance(self.objective, Classification):
+            self.val_accuracy = BinAccuracy()
+        self.train_resolution: tuple[int, int] | None = None
+
+    # ---------------------------------------------------------------- data on the device
+    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        """The uint8 batch becomes float32 Lab here, on the device, never in data workers."""
+        batch["lab"] = color.batch_to_lab(batch)
+        return batch
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, x_l: torch.Tensor) -> torch.Tensor:
+        """Raw net output for x_l (B, 1, H, W) = L/100 of any size: the input is reflect-padded to the
+        net's ``multiple`` and the output cropped back to ceil(H / stride) x ceil(W / stride)."""
+        multiple, stride = getattr(self.net, "multiple", 1), getattr(self.net, "stride", 1)
+        h, w = x_l.shape[-2:]
+        pad_h, pad_w = -h % multiple, -w % multiple
+        if pad_h or pad_w:
+            x_l = F.pad(x_l, (0, pad_w, 0, pad_h), mode="reflect" if min(h, w) > max(pad_h, pad_w) else "replicate")
+        out = self.net(x_l)
+        return out[..., : -(-h // stride), : -(-w // stride)]
+
+    def colorize(self, x_l: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) L/100 -> (B, 3, H, W) Lab prediction at the input's resolution."""
+        ab_hat = self.objective.decode(self(x_l), x_l.shape[-2:])
+        return color.denormalize(x_l, ab_hat)
+
+    # ---------------------------------------------------------------- steps
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        x_l, y_ab = color.normalize(batch["lab"])
+        self.train_resolution = tuple(x_l.shape[-2:])
+        loss = self.objective.loss(self(x_l), y_ab)
+        self.log("train/loss", loss, prog_bar=True, batch_size=x_l.shape[0])
+        return loss
+
+    def _evaluate(self, batch: dict[str, Any], stage: str) -> None:
+        lab = batch["lab"]
+        x_l, y_ab = color.normalize(lab)
+        out = self(x_l)
+        self.log(f"{stage}/loss", self.objective.loss(out, y_ab), prog_bar=stage == "val", batch_size=lab.shape[0])
+        lab_hat = color.denormalize(x_l, self.objective.decode(out, x_l.shape[-2:]))
+        metrics = self.val_metrics if stage == "val" else self.test_metrics
+        metrics.update(lab_hat, lab)
+        self.log_dict(metrics, batch_size=lab.shape[0])
+        if stage == "val" and isinstance(self.objective, Classification):
+            self.val_accuracy.update(out, F.interpolate(lab[:, 1:], size=out.shape[-2:], mode="area"))
+            self.log("val/accuracy", self.val_accuracy, batch_size=lab.shape[0])
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        """Returns {"rgb": (B, 3, H, W) float RGB in [0, 1] at the input's resolution, + "path" if given}."""
+        x_l, _ = color.normalize(batch["lab"])
+        result = {"rgb": color.lab_to_rgb(self.colorize(x_l))}
+        if "path" in batch:
+            result["path"] = batch["path"]
+        return result
+
+    # ---------------------------------------------------------------- optimisation
+    def configure_optimizers(self) -> Any:
+        # Frozen parameters (e.g. a fusion net's feature extractor) get no optimizer state.
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(params)
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+    # ---------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Make the checkpoint self-contained: the bins and normalisation it was trained with, its training
+        resolution, and the priors' values in place of a priors file path."""
+        checkpoint["colorlab"] = {
+            "l_scale": color.L_SCALE,
+            "ab_scale": color.AB_SCALE,
+            "ab_bins": color.ab_bins(),
+            "train_resolution": self.train_resolution,
+        }
+        hparams = checkpoint.get("hyper_parameters", {})
+        priors = hparams.get("objective", {}) if isinstance(hparams.get("objective"), dict) else {}
+        init = priors.get("init_args", priors)
+        if isinstance(init.get("priors"), str):
+            checkpoint["hyper_parameters"] = hparams = copy.deepcopy(hparams)
+            init = hparams["objective"].get("init_args", hparams["objective"])
+            init["priors"] = torch.load(init["priors"], map_location="cpu", weights_only=True)["prior"].tolist()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint.get("colorlab", {})
+        bins = saved.get("ab_bins")
+        if bins is not None and not torch.equal(bins.cpu(), color.ab_bins()):
+            raise ValueError(
+                f"checkpoint was trained with {bins.shape[0]} ab bins that differ from this install's "
+                f"{color.ab_bins().shape[0]}; its logits cannot be decoded here"
+            )
+        self.train_resolution = saved.get("train_resolution")
+
+
+def from_config(config: dict[str, Any]) -> LitColorizer:
+    """Build a LitColorizer from a dict shaped like an experiment YAML's ``model:`` section, exactly as
+    LightningCLI does, so its checkpoints are self-contained too."""
+    with _given_hyperparameters_context(hparams=config, instantiator="lightning.pytorch.cli.instantiate_module"):
+        return instantiate_module(LitColorizer, config)
