@@ -38,6 +38,7 @@ class ColorlabCLI(LightningCLI):
             ColorDataModule,
             subclass_mode_data=True,
             save_config_kwargs={"overwrite": True},
+            auto_configure_optimizers=False,  # the optimizer is LitColorizer(optimizer=...)
             trainer_defaults={
                 "callbacks": [
                     ModelCheckpoint(monitor="val/ab_l1", mode="min", save_last=True, filename="best-{epoch}"),
@@ -57,17 +58,34 @@ def _experiment_data_parser(prog: str, description: str) -> ArgumentParser:
     return parser
 
 
+def _option(args: list[str], name: str) -> str | None:
+    """The value of ``--name VALUE`` or ``--name=VALUE`` in ``args`` (jsonargparse has no parse_known_args)."""
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def _datamodule_from(parser: ArgumentParser, args: list[str]) -> tuple[Any, ColorDataModule]:
-    """Parse ``--config`` then take the experiment's ``data:`` section as the default for ``--data``."""
-    config_path = Path(parser.parse_known_args(args)[0].config) if "--config" in " ".join(args) else None
-    if config_path is None or not config_path.is_file():
-        parser.error(f"--config: experiment file not found: {config_path}")
+    """Read ``--config`` first, then take the experiment's ``data:`` section as the default for ``--data``."""
+    if any(a in ("-h", "--help") for a in args):
+        parser.parse_args(["--help"])
+    config = _option(args, "--config")
+    if config is None or not Path(config).is_file():
+        parser.error(f"--config: experiment file not found: {config}")
+    config_path = Path(config)
     experiment = yaml.safe_load(config_path.read_text()) or {}
     if "data" not in experiment:
         parser.error(f"{config_path} has no data: section")
     parser.set_defaults(data=experiment["data"])
     cfg = parser.parse_args(args)
     return cfg, parser.instantiate_classes(cfg).data
+
+
+def _is_option_or_value(args: list[str], i: int, names: tuple[str, ...]) -> bool:
+    return args[i] in names or args[i].split("=", 1)[0] in names or (i > 0 and args[i - 1] in names)
 
 
 def priors_main(args: list[str]) -> Path:
@@ -108,25 +126,26 @@ def priors_main(args: list[str]) -> Path:
 
 # ------------------------------------------------------------------------------ demo
 def demo_main(args: list[str]) -> dict[str, Any]:
-    parser = ArgumentParser(
-        prog="colorlab demo",
-        description="Train the demo experiment on the built-in procedural scenes (about 3 minutes on 2 CPU "
-        "cores), then write a sample grid and the final metrics next to a constant-mean-ab predictor's. "
-        "Further arguments are passed to `fit` (e.g. --trainer.max_epochs 1).",
-    )
-    parser.add_argument("--config", default=str(REPO_EXPERIMENTS / "demo.yaml"), help="experiment YAML")
-    parser.add_argument("--output", default="outputs/demo", help="run directory")
-    cfg, fit_args = parser.parse_known_args(args)
+    if any(a in ("-h", "--help") for a in args):
+        print("usage: python -m colorlab demo [--config EXPERIMENT.yaml] [--output DIR] [fit options]\n\n"
+              "Train the demo experiment (default experiments/demo.yaml) on the built-in procedural scenes, about\n"
+              "3 minutes on 2 CPU cores, then write a sample grid and the final metrics next to a constant-mean-ab\n"
+              "predictor's under --output (default outputs/demo). Other options go to `fit`, e.g. --trainer.max_epochs 1.")
+        return {}
+    config = _option(args, "--config") or str(REPO_EXPERIMENTS / "demo.yaml")
+    output = _option(args, "--output") or "outputs/demo"
+    fit_args = [a for i, a in enumerate(args) if not _is_option_or_value(args, i, ("--config", "--output"))]
     from colorlab.evaluate import evaluate_with_baseline, mean_ab
 
-    cli = ColorlabCLI(["fit", "--config", cfg.config, "--trainer.default_root_dir", cfg.output, *fit_args])
+    cli = ColorlabCLI(["fit", "--config", config, "--trainer.default_root_dir", output,
+                       "--trainer.logger.init_args.save_dir", output, *fit_args])
     model, datamodule = cli.model, cli.datamodule
     best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
     if best:
         model = LitColorizer.load_from_checkpoint(best, map_location="cpu")
     baseline = mean_ab(datamodule.train_dataloader(), model.device)
     results = evaluate_with_baseline(model, datamodule.val_dataloader(), baseline)
-    run_dir = Path(cli.trainer.log_dir or cfg.output)
+    run_dir = Path(cli.trainer.log_dir or output)
     val = next(iter(datamodule.val_dataloader()))
     lab = color.batch_to_lab({"rgb": val["rgb"][:8]})
     with torch.no_grad():

@@ -86,7 +86,8 @@ class Classification(Objective):
         loss: "cross_entropy" or "kl".
         k: neighbours in the soft-encoding.
         sigma: soft-encoding Gaussian width, Lab units.
-        priors: path to a priors file written by ``python -m colorlab priors``; enables class rebalancing.
+        priors: path to a priors file written by ``python -m colorlab priors`` (or the Q prior values
+            themselves, as checkpoints store them); enables class rebalancing.
         lam: rebalancing mix with the uniform distribution (1 = no rebalancing effect).
         decoding: how predictions become ab: "mode", "mean", "annealed_mean" or "sample".
         temperature: annealed-mean temperature T.
@@ -99,7 +100,7 @@ class Classification(Objective):
         loss: Literal["cross_entropy", "kl"] = "cross_entropy",
         k: int = color.SOFT_K,
         sigma: float = color.SOFT_SIGMA,
-        priors: str | None = None,
+        priors: str | list[float] | None = None,
         lam: float = color.REBALANCE_LAMBDA,
         decoding: color.Decoding = "annealed_mean",
         temperature: float = color.ANNEAL_T,
@@ -117,7 +118,10 @@ class Classification(Objective):
         self.rebalance = priors is not None
         weights = torch.ones(self.channels)
         if priors is not None:
-            weights = color.rebalance_weights(load_prior(priors, self.channels), lam)
+            prior = torch.tensor(priors, dtype=torch.float64) if isinstance(priors, list) else load_prior(priors)
+            if prior.shape != (self.channels,):
+                raise ValueError(f"priors must hold Q={self.channels} values, got shape {tuple(prior.shape)}")
+            weights = color.rebalance_weights(prior, lam)
         # A buffer, so checkpoints carry the weights and inference never needs the priors file.
         self.register_buffer("class_weights", weights)
 
@@ -137,14 +141,13 @@ class Classification(Objective):
         return _upsample(ab / color.AB_SCALE, size)
 
 
-def load_prior(path: str | Path, q: int) -> torch.Tensor:
-    """Read the smoothed prior (Q,) from a priors file written by ``python -m colorlab priors``."""
+def load_prior(path: str | Path) -> torch.Tensor:
+    """Read the smoothed prior (Q,) float64 from a priors file written by ``python -m colorlab priors``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"priors file not found: {path} (create it with `python -m colorlab priors`)")
     data = torch.load(path, map_location="cpu", weights_only=True)
     prior = data.get("prior") if isinstance(data, dict) else None
-    if prior is None or prior.shape != (q,):
-        got = None if prior is None else tuple(prior.shape)
-        raise ValueError(f"{path} is not a colorlab priors file for Q={q} bins (prior shape {got})")
-    return prior
+    if not isinstance(prior, torch.Tensor) or prior.ndim != 1:
+        raise ValueError(f"{path} is not a colorlab priors file (no 1-d 'prior' tensor)")
+    return prior.double()

@@ -1,0 +1,124 @@
+"""The command line, called exactly as a user types it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from colorlab import color
+from colorlab.cli import cli_main
+from colorlab.module import LitColorizer
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
+FAST = [
+    "--trainer.max_steps", "4", "--trainer.limit_val_batches", "1", "--trainer.num_sanity_val_steps", "0",
+    "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--trainer.log_every_n_steps", "1",
+    "--model.net.init_args.width", "4",
+    "--data.init_args.train_size", "32", "--data.init_args.val_size", "8", "--data.init_args.batch_size", "8",
+]  # fmt: skip
+
+
+def fit(tmp_path: Path, *extra: str):
+    return cli_main(["fit", "--config", str(ROOT / "experiments/demo.yaml"), *FAST,
+                     "--trainer.default_root_dir", str(tmp_path), "--trainer.logger.init_args.save_dir", str(tmp_path),
+                     *extra])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fit")
+    cli = fit(tmp)
+    return cli, Path(cli.trainer.log_dir)
+
+
+def test_fit_writes_checkpoints_config_metrics_and_samples(trained):
+    cli, run = trained
+    assert cli.trainer.global_step == 4
+    assert (run / "config.yaml").is_file() and (run / "checkpoints/last.ckpt").is_file()
+    assert yaml.safe_load((run / "config.yaml").read_text())["model"]["net"]["init_args"]["width"] == 4
+    metrics = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"train/loss", "val/ab_l1", "val/ab_l2", "val/psnr", "val/accuracy"} <= set(metrics)
+    assert (run / "samples/latest.png").is_file()
+
+
+def test_checkpoint_alone_rebuilds_the_model(trained):
+    cli, run = trained
+    ckpt = torch.load(run / "checkpoints/last.ckpt", weights_only=False)
+    assert torch.equal(ckpt["colorlab"]["ab_bins"], color.ab_bins())
+    assert ckpt["colorlab"]["train_resolution"] == (64, 64)
+    model = LitColorizer.load_from_checkpoint(run / "checkpoints/last.ckpt", map_location="cpu")
+    model.eval()
+    cli.model.eval()
+    x_l = torch.rand(2, 1, 37, 53)  # any size: padded to the net's multiple, output at the input's size
+    with torch.no_grad():
+        assert torch.equal(model.colorize(x_l), cli.model.cpu().colorize(x_l))
+    assert model.colorize(x_l).shape == (2, 3, 37, 53)
+
+
+def test_resume_from_last_checkpoint(trained, tmp_path):
+    _, run = trained
+    cli = fit(tmp_path, "--trainer.max_steps", "6", "--ckpt_path", str(run / "checkpoints/last.ckpt"))
+    assert cli.trainer.global_step == 6
+
+
+def test_priors_command_feeds_rebalanced_training(tmp_path):
+    out = cli_main(["priors", "--config", str(ROOT / "experiments/demo.yaml"), "--output", str(tmp_path / "p.pt"),
+                    "--data.init_args.train_size", "16", "--data.init_args.batch_size", "8"])  # fmt: skip
+    saved = torch.load(out, weights_only=True)
+    assert saved["images"] == 16 and saved["counts"].sum() == 16 * 64 * 64
+    assert torch.isclose(saved["prior"].sum(), torch.tensor(1.0, dtype=torch.float64))
+    cli = fit(tmp_path, "--model.objective.init_args.priors", str(out))
+    assert cli.model.objective.rebalance and not torch.all(cli.model.objective.class_weights == 1)
+    # the checkpoint carries the priors' values, so it loads without the priors file
+    ckpt = Path(cli.trainer.log_dir) / "checkpoints/last.ckpt"
+    out.unlink()
+    model = LitColorizer.load_from_checkpoint(ckpt, map_location="cpu")
+    assert torch.allclose(model.objective.class_weights, cli.model.objective.class_weights.cpu())
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
+def test_every_experiment_parses_and_type_checks(experiment, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["fit", "--config", str(experiment), "--print_config"])
+    assert exit_.value.code in (None, 0)
+    assert "class_path: colorlab." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["fit", "--config", "no/such/file.yaml"], "no/such/file.yaml"),
+        (["fit", "--config", "experiments/demo.yaml", "--model.net.init_args.widht", "8"], "widht"),
+        (["fit", "--config", "experiments/demo.yaml", "--model.net.init_args.width", "wide"], "width"),
+        (["fit", "--config", "experiments/demo.yaml", "--trainer.max_epochs", "many"], "max_epochs"),
+        (["priors", "--config", "no/such/file.yaml"], "no/such/file.yaml"),
+    ],
+)
+def test_bad_input_gets_a_message_not_a_traceback(args, message, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_user_errors_from_python_m_colorlab_are_one_line(tmp_path):
+    """A mistake found after parsing (a bad value for a net) prints one line, exit code 2."""
+    result = subprocess.run(
+        [sys.executable, "-m", "colorlab", "fit", "--config", str(ROOT / "experiments/demo.yaml"),
+         "--model.net.init_args.width", "0", "--trainer.default_root_dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "colorlab: error:" in result.stderr and "width" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_lists_every_command(capsys):
+    cli_main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("fit", "validate", "test", "predict", "priors", "demo"))
