@@ -187,41 +187,80 @@ def nearest_bin(ab: torch.Tensor) -> torch.Tensor:
     return table[ij[:, 0], ij[:, 1]]
 
 
+@functools.lru_cache(maxsize=1)
+def _cell_to_bin() -> torch.Tensor:
+    """(side + 2 * WINDOW, side + 2 * WINDOW) long: the bin index of each grid cell, -1 where a cell is no
+    bin (outside the gamut, or in the border padding that keeps window look-ups in range)."""
+    n = round(GRID_EXTENT / GRID_STEP)
+    table = torch.full((2 * n + 1 + 2 * _WINDOW,) * 2, -1, dtype=torch.long)
+    ij = _gamut_cells() + n + _WINDOW
+    table[ij[:, 0], ij[:, 1]] = torch.arange(ij.shape[0])
+    return table
+
+
+# Soft-encoding looks for neighbours among the (2 * _WINDOW + 1)^2 cells around a point's own cell. Any bin
+# outside that window is at least (_WINDOW + 1) * 10 - 5 = 35 Lab units away, so when the k-th candidate is
+# nearer than that the window's answer is exact; the few points where it is not are searched in full.
+_WINDOW = 3
+_WINDOW_REACH = (_WINDOW + 1) * GRID_STEP - GRID_STEP / 2
+
+
+def _knn_bins(points: torch.Tensor, k: int, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact k nearest bins of (N, 2) ab points: (N, k) indices nearest first, (N, k) squared distances."""
+    bins = ab_bins().to(points.device)
+    n = round(GRID_EXTENT / GRID_STEP)
+    cell = torch.floor(points / GRID_STEP + 0.5).long()  # (N, 2) grid coordinates
+    inside = (cell.abs() <= n).all(dim=1)
+    side = 2 * (n + _WINDOW) + 1
+    offsets = torch.arange(-_WINDOW, _WINDOW + 1, device=points.device)
+    di, dj = (o.flatten() for o in torch.meshgrid(offsets, offsets, indexing="ij"))  # (49,) each
+    ij = cell.clamp(-n, n) + n + _WINDOW  # (N, 2) in the padded table
+    candidates = _cell_to_bin().to(points.device).flatten().take(ij[:, :1] * side + ij[:, 1:] + di * side + dj)  # (N, 49)
+    # distance from the point to each candidate cell's centre, from the point's offset inside its own cell
+    r = points - cell.clamp(-n, n).float() * GRID_STEP  # (N, 2)
+    d2 = (r[:, :1] - di * GRID_STEP).pow(2) + (r[:, 1:] - dj * GRID_STEP).pow(2)  # (N, 49)
+    d2 = d2.masked_fill(candidates < 0, float("inf"))
+    d2_k, pos = d2.topk(k, dim=1, largest=False)
+    idx_k = candidates.gather(1, pos)
+    exact = inside & (d2_k[:, -1] < _WINDOW_REACH**2)
+    if not exact.all():  # far outside the gamut or at its sharpest corners: compare with every bin
+        rest = (~exact).nonzero().squeeze(1)
+        for part in rest.split(chunk):
+            d2_all = (points[part, None, :] - bins[None]).pow(2).sum(-1)  # (chunk, Q)
+            d2_k[part], idx_k[part] = d2_all.topk(k, dim=1, largest=False)
+    return idx_k, d2_k
+
+
 def soft_encode(
     ab: torch.Tensor, k: int = SOFT_K, sigma: float = SOFT_SIGMA, chunk: int = 16384
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sparse soft-encoding of ab into the Q bins (Zhang et al. 2016, sec. 2.1).
 
     Each pixel gets its k nearest bins, weighted by a Gaussian of the distance (sigma in Lab units) and
-    normalised to sum to 1. No dense (B, Q, H, W) target is built.
+    normalised to sum to 1. No dense (B, Q, H, W) target is built: neighbours are searched in the 7x7 grid
+    cells around each pixel (exact; see ``_WINDOW``), falling back to all Q bins where needed.
 
     Args:
         ab: (B, 2, H, W) float, Lab units.
-        k: number of neighbouring bins.
+        k: number of neighbouring bins (at most 49 - the window - for the fast path to apply).
         sigma: Gaussian width, Lab units.
-        chunk: pixels per distance block (bounds memory at chunk x Q floats).
+        chunk: pixels per block in the full search (bounds memory at chunk x Q floats).
 
     Returns:
         (idx, weight): (B, k, H, W) long bin indices, nearest first, and (B, k, H, W) float32 weights.
     """
     _check_image(ab, 2, "ab")
-    bins = ab_bins().to(ab.device)
-    if not 1 <= k <= bins.shape[0]:
-        raise ValueError(f"k must be in [1, Q={bins.shape[0]}], got {k}")
+    q = ab_bins().shape[0]
+    if not 1 <= k <= min(q, (2 * _WINDOW + 1) ** 2):
+        raise ValueError(f"k must be in [1, {min(q, (2 * _WINDOW + 1) ** 2)}], got {k}")
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
     b, _, h, w = ab.shape
     points = ab.float().permute(0, 2, 3, 1).reshape(-1, 2)  # (B*H*W, 2)
-    idx, dist2 = [], []
-    for part in points.split(chunk):
-        d2 = (part[:, None, :] - bins[None]).pow(2).sum(-1)  # (chunk, Q)
-        d2_k, idx_k = d2.topk(k, dim=1, largest=False)
-        idx.append(idx_k)
-        dist2.append(d2_k)
-    idx_all, d2_all = torch.cat(idx), torch.cat(dist2)
-    weight = torch.softmax(-d2_all / (2 * sigma**2), dim=1)  # Gaussian weights, normalised
+    idx, d2 = _knn_bins(points, k, chunk)
+    weight = torch.softmax(-d2 / (2 * sigma**2), dim=1)  # Gaussian weights, normalised
     to_image = lambda t: t.reshape(b, h, w, k).permute(0, 3, 1, 2).contiguous()  # noqa: E731
-    return to_image(idx_all), to_image(weight)
+    return to_image(idx), to_image(weight)
 
 
 def decode(logits: torch.Tensor, how: Decoding = "annealed_mean", temperature: float = ANNEAL_T) -> torch.Tensor:
