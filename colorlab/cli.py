@@ -4,14 +4,16 @@
   configured by an experiment YAML (``--config experiments/places_unet.yaml``), saving ``config.yaml`` per run.
 - ``priors``: bin frequencies of an experiment's training split, for class rebalancing.
 - ``demo``: train on the built-in procedural scenes, then compare with the constant-mean-ab predictor.
+- ``shards``: convert a dataset into LitData shards, for ``StreamingDataModule``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import yaml
@@ -163,9 +165,29 @@ def demo_main(args: list[str]) -> dict[str, Any]:
     return results
 
 
+# ------------------------------------------------------------------------------ shards
+def shards_main(args: list[str]) -> dict[str, int]:
+    from colorlab.data.images import ImageDataModule
+    from colorlab.data.streaming import convert_to_shards
+
+    parser = ArgumentParser(
+        prog="colorlab shards",
+        description="Convert an image DataModule's splits into LitData shards (progress bar), to train with "
+        "--data colorlab.data.StreamingDataModule --data.root DIR_OR_URL.",
+    )
+    parser.add_subclass_arguments(ImageDataModule, "data", required=True)
+    parser.add_function_arguments(convert_to_shards, skip={"source"})
+    init = parser.instantiate_classes(parser.parse_args(args))
+    options = {k: v for k, v in vars(init).items() if k not in ("data", "__path__")}
+    written = convert_to_shards(init.data, **options)
+    print(f"shards written to {options['output_dir']}: " + ", ".join(f"{k} {v} images" for k, v in written.items()))
+    return written
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], Any], str]] = {
     "priors": (priors_main, "compute class-rebalancing priors over an experiment's training split"),
     "demo": (demo_main, "train on the built-in procedural scenes and compare with a constant predictor"),
+    "shards": (shards_main, "convert a dataset into LitData shards for streaming"),
 }
 
 

@@ -259,7 +259,7 @@ def soft_encode(
     points = ab.float().permute(0, 2, 3, 1).reshape(-1, 2)  # (B*H*W, 2)
     idx, d2 = _knn_bins(points, k, chunk)
     weight = torch.softmax(-d2 / (2 * sigma**2), dim=1)  # Gaussian weights, normalised
-    to_image = lambda t: t.reshape(b, h, w, k).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+    to_image = lambda t: t.reshape(b, h, w, k).permute(0, 3, 1, 2).contiguous()
     return to_image(idx), to_image(weight)
 
 

@@ -3,7 +3,7 @@ prediction of the training set's mean ab."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from tqdm import tqdm

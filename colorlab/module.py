@@ -7,7 +7,8 @@ uint8 RGB batch -> (device) color.batch_to_lab -> x_l, y_ab -> net -> objective.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import lightning as L
 import torch

@@ -115,7 +115,7 @@ def test_soft_encode_matches_sklearn(k, sigma):
     ours_idx = idx.permute(0, 2, 3, 1).reshape(-1, k).numpy()
     ours_w = weight.permute(0, 2, 3, 1).reshape(-1, k).double().numpy()
     assert np.array_equal(np.sort(ours_idx, 1), np.sort(ref_idx, 1))
-    order = lambda i, w: w[np.arange(len(w))[:, None], np.argsort(i, 1)]  # noqa: E731
+    order = lambda i, w: w[np.arange(len(w))[:, None], np.argsort(i, 1)]
     np.testing.assert_allclose(order(ours_idx, ours_w), order(ref_idx, ref_w), atol=1e-5)
 
 
@@ -130,7 +130,7 @@ def test_decode_mode_mean_and_annealing_on_hand_built_distributions():
     bins = color.ab_bins()
     i, j = 0, bins.shape[0] - 1
     logits = _logits([0.7, 0.3], [i, j])
-    point = lambda ab: ab.flatten()  # noqa: E731
+    point = lambda ab: ab.flatten()
     assert torch.equal(point(color.decode(logits, "mode")), bins[i])
     assert torch.allclose(point(color.decode(logits, "mean")), 0.7 * bins[i] + 0.3 * bins[j], atol=1e-4)
     assert torch.allclose(point(color.decode(logits, "annealed_mean", 1.0)), point(color.decode(logits, "mean")))
@@ -161,7 +161,7 @@ def test_smooth_prior_by_hand():
     """All mass on bin (0, 0): with sigma = 5 a neighbour at distance 10 gets exp(-100/50) = exp(-2),
     a diagonal one exp(-4), one at distance 20 exp(-8), relative to the bin itself."""
     bins = color.ab_bins()
-    at = lambda a, b: int(((bins - torch.tensor([a, b])).abs().sum(1) == 0).nonzero())  # noqa: E731
+    at = lambda a, b: int(((bins - torch.tensor([a, b])).abs().sum(1) == 0).nonzero())
     counts = torch.zeros(bins.shape[0], dtype=torch.float64)
     counts[at(0, 0)] = 40
     p = color.smooth_prior(counts, sigma=5.0)

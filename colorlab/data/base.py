@@ -16,7 +16,7 @@ import os
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 def default_workers() -> int:
@@ -46,18 +46,22 @@ class ColorDataModule(L.LightningDataModule):
         self.test_set: Dataset | None = None
         self.predict_set: Dataset | None = None
 
-    def _loader(self, dataset: Dataset | None, stage: str, shuffle: bool) -> DataLoader:
+    def _loader(
+        self, dataset: Dataset | None, stage: str, shuffle: bool, sampler: Sampler | None = None
+    ) -> DataLoader:
+        """``sampler``, if given, replaces the seeded shuffle (e.g. one telling the dataset the epoch)."""
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__} has no {stage} split (call setup() first?)")
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             drop_last=shuffle and len(dataset) > self.batch_size,  # type: ignore[arg-type]
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle and sampler is None else None,
         )
 
     def train_dataloader(self) -> DataLoader:
