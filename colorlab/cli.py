@@ -139,8 +139,7 @@ def demo_main(args: list[str]) -> dict[str, Any]:
     fit_args = [a for i, a in enumerate(args) if not _is_option_or_value(args, i, ("--config", "--output"))]
     from colorlab.evaluate import evaluate_with_baseline, mean_ab
 
-    cli = ColorlabCLI(["fit", "--config", config, "--trainer.default_root_dir", output,
-                       "--trainer.logger.init_args.save_dir", output, *fit_args])
+    cli = ColorlabCLI(["fit", "--config", config, "--trainer.default_root_dir", output, *fit_args])
     model, datamodule = cli.model, cli.datamodule
     best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
     if best:

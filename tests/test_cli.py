@@ -24,7 +24,7 @@ FAST = [
 
 def fit(tmp_path: Path, *extra: str):
     return cli_main(["fit", "--config", str(ROOT / "experiments/demo.yaml"), *FAST,
-                     "--trainer.default_root_dir", str(tmp_path), "--trainer.logger.init_args.save_dir", str(tmp_path),
+                     "--trainer.default_root_dir", str(tmp_path),
                      *extra])  # fmt: skip
 
 
