@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorlab.models.layers import ConvBlock, check_input
+from colorlab.models.layers import ConvBlock, check_input, strided_encoder
 
 
 class Autoencoder(nn.Module):
@@ -47,12 +47,7 @@ class Autoencoder(nn.Module):
         self.supports = ("regression",) if tanh else ("regression", "classification")
         w = width
         self.encoder = nn.Sequential(
-            ConvBlock(1, w, depth=1, stride=2, norm=False),  # (B, w, H/2, W/2)
-            ConvBlock(w, 2 * w, depth=1, norm=False),
-            ConvBlock(2 * w, 2 * w, depth=1, stride=2, norm=False),  # (B, 2w, H/4, W/4)
-            ConvBlock(2 * w, 4 * w, depth=1, norm=False),
-            ConvBlock(4 * w, 4 * w, depth=1, stride=2, norm=False),  # (B, 4w, H/8, W/8)
-            ConvBlock(4 * w, 8 * w, depth=1, norm=False),
+            *strided_encoder(w),  # (B, 8w, H/8, W/8)
         )
         self.decoder = nn.Sequential(
             ConvBlock(8 * w, 8 * w, depth=1, norm=False),

@@ -24,7 +24,7 @@ from timm.data import resolve_data_config
 from torch import nn
 
 from colorlab.color import lab_to_rgb
-from colorlab.models.layers import ConvBlock, check_input
+from colorlab.models.layers import ConvBlock, check_input, strided_encoder
 
 Embedding = Literal["logits", "pooled"]
 
@@ -106,12 +106,7 @@ class FusionNet(nn.Module):
 
         w = width
         self.encoder = nn.Sequential(
-            ConvBlock(1, w, depth=1, stride=2, norm=False),  # (B, w, H/2, W/2)
-            ConvBlock(w, 2 * w, depth=1, norm=False),
-            ConvBlock(2 * w, 2 * w, depth=1, stride=2, norm=False),  # (B, 2w, H/4, W/4)
-            ConvBlock(2 * w, 4 * w, depth=1, norm=False),
-            ConvBlock(4 * w, 4 * w, depth=1, stride=2, norm=False),  # (B, 4w, H/8, W/8)
-            ConvBlock(4 * w, 8 * w, depth=1, norm=False),
+            *strided_encoder(w),  # (B, 8w, H/8, W/8)
             ConvBlock(8 * w, 8 * w, depth=1, norm=False),
             ConvBlock(8 * w, 4 * w, depth=1, norm=False),
         )

@@ -72,3 +72,17 @@ class Upsample2x(nn.Sequential):
             nn.ConvTranspose2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1),
             nn.ReLU(inplace=True),
         )
+
+
+def strided_encoder(width: int) -> list[nn.Module]:
+    """The 6-conv encoder shared by the Padova autoencoder and the Deep-Koalarization fusion net:
+    (B, 1, H, W) -> (B, 8 * width, H/8, W/8), three stride-2 convs, ReLU, no normalisation."""
+    w = width
+    return [
+        ConvBlock(1, w, depth=1, stride=2, norm=False),  # (B, w, H/2, W/2)
+        ConvBlock(w, 2 * w, depth=1, norm=False),
+        ConvBlock(2 * w, 2 * w, depth=1, stride=2, norm=False),  # (B, 2w, H/4, W/4)
+        ConvBlock(2 * w, 4 * w, depth=1, norm=False),
+        ConvBlock(4 * w, 4 * w, depth=1, stride=2, norm=False),  # (B, 4w, H/8, W/8)
+        ConvBlock(4 * w, 8 * w, depth=1, norm=False),
+    ]
