@@ -122,3 +122,12 @@ def test_help_lists_every_command(capsys):
     cli_main(["--help"])
     out = capsys.readouterr().out
     assert all(name in out for name in ("fit", "validate", "test", "predict", "priors", "demo", "shards"))
+
+
+@pytest.mark.parametrize("command", ["priors", "demo", "shards", "fit"])
+def test_every_command_has_help(command, capsys):
+    try:
+        cli_main([command, "--help"])
+    except SystemExit as exit_:
+        assert exit_.code in (None, 0)
+    assert "--" in capsys.readouterr().out

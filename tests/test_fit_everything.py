@@ -98,6 +98,9 @@ def test_every_net_with_every_objective_trains_or_is_refused_clearly(name, objec
     loss = model.training_step(batch, 0)
     loss.backward()
     assert torch.isfinite(loss)
+    optimised = {id(p) for group in model.configure_optimizers().param_groups for p in group["params"]}
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    assert optimised == trainable  # a frozen feature extractor gets no optimizer state
     with torch.no_grad():
         lab_hat = model.colorize(color.normalize(batch["lab"])[0])
     assert lab_hat.shape == (2, 3, 40, 56) and torch.isfinite(lab_hat).all()
