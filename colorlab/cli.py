@@ -20,11 +20,11 @@ import yaml
 from jsonargparse import ArgumentParser
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
-from tqdm import tqdm
 
 from colorlab import color
 from colorlab.callbacks import SampleGrid, comparison_grid
 from colorlab.data.base import ColorDataModule
+from colorlab.evaluate import evaluate_with_baseline, lab_batches, mean_ab
 from colorlab.module import LitColorizer
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
@@ -104,14 +104,9 @@ def priors_main(args: list[str]) -> Path:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     datamodule.prepare_data()
     datamodule.setup("fit")
-    loader = datamodule.train_dataloader()
     counts = torch.zeros(color.ab_bins().shape[0], dtype=torch.float64, device=device)
-    total = min(len(loader), cfg.max_batches) if cfg.max_batches else len(loader)
     images = 0
-    for i, batch in enumerate(tqdm(loader, total=total, desc="priors", unit="batch")):
-        if i == total:
-            break
-        lab = color.batch_to_lab({k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)})
+    for lab in lab_batches(datamodule.train_dataloader(), device, cfg.max_batches, "priors"):
         counts += color.bin_counts(lab[:, 1:])
         images += lab.shape[0]
     prior = color.smooth_prior(counts.cpu(), cfg.sigma)
@@ -137,7 +132,6 @@ def demo_main(args: list[str]) -> dict[str, Any]:
     config = _option(args, "--config") or str(REPO_EXPERIMENTS / "demo.yaml")
     output = _option(args, "--output") or "outputs/demo"
     fit_args = [a for i, a in enumerate(args) if not _is_option_or_value(args, i, ("--config", "--output"))]
-    from colorlab.evaluate import evaluate_with_baseline, mean_ab
 
     cli = ColorlabCLI(["fit", "--config", config, "--trainer.default_root_dir", output, *fit_args])
     model, datamodule = cli.model, cli.datamodule
@@ -147,8 +141,7 @@ def demo_main(args: list[str]) -> dict[str, Any]:
     baseline = mean_ab(datamodule.train_dataloader(), model.device)
     results = evaluate_with_baseline(model, datamodule.val_dataloader(), baseline)
     run_dir = Path(cli.trainer.log_dir or output)
-    val = next(iter(datamodule.val_dataloader()))
-    lab = color.batch_to_lab({"rgb": val["rgb"][:8]})
+    lab = next(lab_batches(datamodule.val_dataloader(), model.device, desc="grid"))[:8]
     with torch.no_grad():
         comparison_grid(lab, model.colorize(lab[:, :1] / color.L_SCALE)).save(run_dir / "demo_grid.png")
     results["checkpoint"] = best

@@ -3,7 +3,7 @@ prediction of the training set's mean ab."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
 from tqdm import tqdm
@@ -13,8 +13,14 @@ from colorlab.metrics import colorization_metrics
 from colorlab.module import LitColorizer
 
 
-def _lab_batches(loader: Iterable, device: torch.device, limit: int | None, desc: str):
-    for i, batch in enumerate(tqdm(loader, desc=desc, total=limit, leave=False)):
+def lab_batches(
+    loader: Iterable, device: torch.device | str, limit: int | None = None, desc: str = "batches"
+) -> Iterator[torch.Tensor]:
+    """Float32 Lab (B, 3, H, W) of each batch of a loader (up to ``limit`` batches), converted on ``device``,
+    with a progress bar."""
+    total = len(loader) if hasattr(loader, "__len__") else None
+    total = min(total, limit) if total is not None and limit is not None else (total or limit)
+    for i, batch in enumerate(tqdm(loader, desc=desc, total=total, unit="batch", leave=False)):
         if limit is not None and i >= limit:
             break
         yield color.batch_to_lab({k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)})
@@ -24,7 +30,7 @@ def _lab_batches(loader: Iterable, device: torch.device, limit: int | None, desc
 def mean_ab(loader: Iterable, device: torch.device | str = "cpu", limit: int | None = None) -> torch.Tensor:
     """Pixel-weighted mean ab (2,) in Lab units over (up to ``limit`` batches of) a loader."""
     total, count = torch.zeros(2, dtype=torch.float64, device=device), 0
-    for lab in _lab_batches(loader, torch.device(device), limit, "mean ab"):
+    for lab in lab_batches(loader, device, limit, "mean ab"):
         total += lab[:, 1:].sum(dim=(0, 2, 3)).double()
         count += lab.shape[0] * lab.shape[2] * lab.shape[3]
     if count == 0:
@@ -45,7 +51,7 @@ def evaluate_with_baseline(
     device = model.device
     ours, const = colorization_metrics("").to(device), colorization_metrics("").to(device)
     baseline_ab = baseline_ab.to(device).view(1, 2, 1, 1)
-    for lab in _lab_batches(loader, device, limit, "evaluate"):
+    for lab in lab_batches(loader, device, limit, "evaluate"):
         ours.update(model.colorize(lab[:, :1] / color.L_SCALE), lab)
         const.update(torch.cat([lab[:, :1], baseline_ab.expand(lab.shape[0], 2, *lab.shape[2:])], dim=1), lab)
     return {
