@@ -1,5 +1,6 @@
 """The command line, called exactly as a user types it."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,15 @@ def test_every_command_has_help(command, capsys):
     except SystemExit as exit_:
         assert exit_.code in (None, 0)
     assert "--" in capsys.readouterr().out
+
+
+def test_demo_writes_grid_and_metrics_next_to_the_constant_predictor(tmp_path, capsys):
+    results = cli_main(["demo", "--output", str(tmp_path), *FAST, "--trainer.max_steps", "-1",
+                        "--trainer.max_epochs", "1"])  # fmt: skip
+    run = Path(results["checkpoint"]).parents[1]
+    assert (run / "demo_grid.png").is_file()
+    saved = json.loads((run / "demo_metrics.json").read_text())
+    assert set(saved["model"]) >= {"ab_l1", "ab_l2", "psnr"} and set(saved["constant_mean_ab"]) >= {"ab_l1"}
+    # the constant is the training split's mean ab, so its L1 on the validation split is a real figure
+    assert 0 < saved["constant_mean_ab"]["ab_l1"] < 128 and len(saved["constant_mean_ab_value"]) == 2
+    assert "below the constant predictor's" in capsys.readouterr().out
