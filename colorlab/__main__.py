@@ -8,6 +8,7 @@ from colorlab.cli import cli_main
 
 
 def main() -> None:
+    sys.argv[0] = "python -m colorlab"  # what usage lines show
     try:
         cli_main()
     except (ValueError, TypeError, FileNotFoundError, NotADirectoryError, KeyError) as err:

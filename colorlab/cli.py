@@ -185,10 +185,10 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], Any], str]] = {
 
 def cli_main(args: list[str] | None = None) -> Any:
     """Entry point; ``args`` is the argument list exactly as a user types it after ``python -m colorlab``."""
-    args = sys.argv[1:] if args is None else list(args)
-    if args and args[0] in COMMANDS:
-        return COMMANDS[args[0]][0](args[1:])
-    if not args or args[0] in ("-h", "--help"):
+    argv = sys.argv[1:] if args is None else list(args)
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]][0](argv[1:])
+    if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m colorlab <command> [--config EXPERIMENT.yaml] [options]\n\ncommands:")
         for name, text in [("fit", "train a model"), ("validate", "evaluate on the validation split"),
                            ("test", "evaluate on the test split"), ("predict", "colorize the predict split")]:
@@ -197,4 +197,4 @@ def cli_main(args: list[str] | None = None) -> Any:
             print(f"  {name:<10}{text}")
         print("\n`python -m colorlab <command> --help` describes each command's options.")
         return None
-    return ColorlabCLI(args)
+    return ColorlabCLI(None if args is None else argv)  # None: LightningCLI reads sys.argv itself
