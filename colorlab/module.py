@@ -144,13 +144,13 @@ class LitColorizer(L.LightningModule):
             "ab_bins": color.ab_bins(),
             "train_resolution": self.train_resolution,
         }
-        hparams = checkpoint.get("hyper_parameters", {})
-        priors = hparams.get("objective", {}) if isinstance(hparams.get("objective"), dict) else {}
-        init = priors.get("init_args", priors)
-        if isinstance(init.get("priors"), str):
-            checkpoint["hyper_parameters"] = hparams = copy.deepcopy(hparams)
-            init = hparams["objective"].get("init_args", hparams["objective"])
-            init["priors"] = torch.load(init["priors"], map_location="cpu", weights_only=True)["prior"].tolist()
+        objective = checkpoint.get("hyper_parameters", {}).get("objective")
+        init = objective.get("init_args", objective) if isinstance(objective, dict) else {}
+        if isinstance(init.get("priors"), str):  # only under LightningCLI / from_config: a config dict
+            checkpoint["hyper_parameters"] = copy.deepcopy(checkpoint["hyper_parameters"])
+            objective = checkpoint["hyper_parameters"]["objective"]
+            init = objective.get("init_args", objective)
+            init["priors"] = self.objective.prior_values
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved = checkpoint.get("colorlab", {})

@@ -116,11 +116,13 @@ class Classification(Objective):
         self.loss_name, self.k, self.sigma = loss, k, sigma
         self.decoding, self.temperature = decoding, temperature
         self.rebalance = priors is not None
+        self.prior_values: list[float] | None = None  # what checkpoints store in place of a file path
         weights = torch.ones(self.channels)
         if priors is not None:
             prior = torch.tensor(priors, dtype=torch.float64) if isinstance(priors, list) else load_prior(priors)
             if prior.shape != (self.channels,):
                 raise ValueError(f"priors must hold Q={self.channels} values, got shape {tuple(prior.shape)}")
+            self.prior_values = prior.tolist()
             weights = color.rebalance_weights(prior, lam)
         # A buffer, so checkpoints carry the weights and inference never needs the priors file.
         self.register_buffer("class_weights", weights)
