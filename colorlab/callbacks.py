@@ -50,7 +50,7 @@ class SampleGrid(L.Callback):
         batch = pl_module.on_after_batch_transfer(pl_module.transfer_batch_to_device(batch, pl_module.device, 0), 0)
         lab = batch["lab"]
         with torch.no_grad():
-            lab_hat = pl_module.colorize(lab[:, :1] / color.L_SCALE)
+            lab_hat = pl_module.colorize(color.normalize(lab)[0])
         image = comparison_grid(lab, lab_hat)
         folder = Path(trainer.log_dir or trainer.default_root_dir) / "samples"
         folder.mkdir(parents=True, exist_ok=True)

@@ -143,7 +143,7 @@ def demo_main(args: list[str]) -> dict[str, Any]:
     run_dir = Path(cli.trainer.log_dir or output)
     lab = next(lab_batches(datamodule.val_dataloader(), model.device, desc="grid"))[:8]
     with torch.no_grad():
-        comparison_grid(lab, model.colorize(lab[:, :1] / color.L_SCALE)).save(run_dir / "demo_grid.png")
+        comparison_grid(lab, model.colorize(color.normalize(lab)[0])).save(run_dir / "demo_grid.png")
     results["checkpoint"] = best
     results["constant_mean_ab_value"] = baseline.tolist()
     (run_dir / "demo_metrics.json").write_text(json.dumps(results, indent=2))
@@ -151,7 +151,8 @@ def demo_main(args: list[str]) -> dict[str, Any]:
     print(f"\n{'metric':<10}{'model':>12}{'constant ab':>14}")
     for key in ("ab_l1", "ab_l2", "psnr"):
         print(f"{key:<10}{ours[key]:>12.3f}{const[key]:>14.3f}")
-    print(f"val ab L1 is {100 * (1 - ours['ab_l1'] / const['ab_l1']):.1f}% below the constant predictor's")
+    change = 100 * (1 - ours["ab_l1"] / const["ab_l1"])
+    print(f"val ab L1 is {abs(change):.1f}% {'below' if change >= 0 else 'ABOVE'} the constant predictor's")
     print(f"grid:    {run_dir / 'demo_grid.png'} (grayscale | prediction | ground truth)\n"
           f"metrics: {run_dir / 'demo_metrics.json'}\ncheckpoint: {best}")
     return results

@@ -52,7 +52,7 @@ def evaluate_with_baseline(
     ours, const = colorization_metrics("").to(device), colorization_metrics("").to(device)
     baseline_ab = baseline_ab.to(device).view(1, 2, 1, 1)
     for lab in lab_batches(loader, device, limit, "evaluate"):
-        ours.update(model.colorize(lab[:, :1] / color.L_SCALE), lab)
+        ours.update(model.colorize(color.normalize(lab)[0]), lab)
         const.update(torch.cat([lab[:, :1], baseline_ab.expand(lab.shape[0], 2, *lab.shape[2:])], dim=1), lab)
     return {
         "model": {k: float(v) for k, v in ours.compute().items()},
