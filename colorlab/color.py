@@ -126,10 +126,12 @@ def to_rgb(x_l: torch.Tensor, y_ab: torch.Tensor) -> torch.Tensor:
 # ab gamut bins
 
 
-def _grid_index(ab: torch.Tensor) -> torch.Tensor:
-    """Integer grid coordinates (i, j) of the cell holding each ab: cell c covers [c - 5, c + 5)."""
+def _grid_index(ab: torch.Tensor, clamp: bool = True) -> torch.Tensor:
+    """Integer grid coordinates (i, j) of the cell holding each ab: cell c covers [c - 5, c + 5); with
+    ``clamp``, points beyond the grid get its border cell."""
     n = round(GRID_EXTENT / GRID_STEP)
-    return torch.floor(ab / GRID_STEP + 0.5).long().clamp(-n, n)
+    cell = torch.floor(ab / GRID_STEP + 0.5).long()
+    return cell.clamp(-n, n) if clamp else cell
 
 
 @functools.lru_cache(maxsize=1)
@@ -209,15 +211,16 @@ def _knn_bins(points: torch.Tensor, k: int, chunk: int) -> tuple[torch.Tensor, t
     """Exact k nearest bins of (N, 2) ab points: (N, k) indices nearest first, (N, k) squared distances."""
     bins = ab_bins().to(points.device)
     n = round(GRID_EXTENT / GRID_STEP)
-    cell = torch.floor(points / GRID_STEP + 0.5).long()  # (N, 2) grid coordinates
+    cell = _grid_index(points, clamp=False)  # (N, 2)
     inside = (cell.abs() <= n).all(dim=1)
+    cell = cell.clamp(-n, n)
     side = 2 * (n + _WINDOW) + 1
     offsets = torch.arange(-_WINDOW, _WINDOW + 1, device=points.device)
     di, dj = (o.flatten() for o in torch.meshgrid(offsets, offsets, indexing="ij"))  # (49,) each
-    ij = cell.clamp(-n, n) + n + _WINDOW  # (N, 2) in the padded table
+    ij = cell + n + _WINDOW  # (N, 2) in the padded table
     candidates = _cell_to_bin().to(points.device).flatten().take(ij[:, :1] * side + ij[:, 1:] + di * side + dj)  # (N, 49)
     # distance from the point to each candidate cell's centre, from the point's offset inside its own cell
-    r = points - cell.clamp(-n, n).float() * GRID_STEP  # (N, 2)
+    r = points - cell.float() * GRID_STEP  # (N, 2)
     d2 = (r[:, :1] - di * GRID_STEP).pow(2) + (r[:, 1:] - dj * GRID_STEP).pow(2)  # (N, 49)
     d2 = d2.masked_fill(candidates < 0, float("inf"))
     d2_k, pos = d2.topk(k, dim=1, largest=False)

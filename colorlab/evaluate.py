@@ -18,8 +18,8 @@ def lab_batches(
 ) -> Iterator[torch.Tensor]:
     """Float32 Lab (B, 3, H, W) of each batch of a loader (up to ``limit`` batches), converted on ``device``,
     with a progress bar."""
-    total = len(loader) if hasattr(loader, "__len__") else None
-    total = min(total, limit) if total is not None and limit is not None else (total or limit)
+    sizes = [n for n in (len(loader) if hasattr(loader, "__len__") else None, limit) if n is not None]
+    total = min(sizes) if sizes else None  # for the progress bar
     for i, batch in enumerate(tqdm(loader, desc=desc, total=total, unit="batch", leave=False)):
         if limit is not None and i >= limit:
             break

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from timm.data import resolve_data_config
 from torch import nn
 
-from colorlab.color import lab_to_rgb
+from colorlab.color import denormalize, lab_to_rgb
 from colorlab.models.layers import ConvBlock, check_input, strided_encoder
 
 Embedding = Literal["logits", "pooled"]
@@ -133,7 +133,7 @@ class FusionNet(nn.Module):
     @torch.no_grad()
     def embed(self, x_l: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) L/100 -> (B, embed_dims) global embedding from the frozen extractor."""
-        gray = lab_to_rgb(torch.cat([x_l * 100.0, torch.zeros_like(x_l).expand(-1, 2, -1, -1)], dim=1))
+        gray = lab_to_rgb(denormalize(x_l, torch.zeros_like(x_l).expand(-1, 2, -1, -1)))  # a = b = 0
         x = F.interpolate(
             gray, size=self.extractor_size, mode="bilinear", align_corners=False, antialias=True
         )
