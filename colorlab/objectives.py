@@ -60,6 +60,8 @@ class Regression(Objective):
         super().__init__()
         if loss not in ("mse", "l1", "smooth_l1"):
             raise ValueError(f"loss must be 'mse', 'l1' or 'smooth_l1', got {loss!r}")
+        if not beta > 0:
+            raise ValueError(f"Regression: beta must be > 0 (normalised ab units), got {beta}")
         self.loss_name = loss
         self.beta = beta
 
@@ -111,8 +113,16 @@ class Classification(Objective):
         if decoding not in ("mode", "mean", "annealed_mean", "sample"):
             raise ValueError(f"decoding must be mode, mean, annealed_mean or sample; got {decoding!r}")
         self.channels = color.ab_bins().shape[0]
-        if not 1 <= k <= self.channels:
-            raise ValueError(f"k must be in [1, Q={self.channels}], got {k}")
+        # Checked here, not at the first step: a one-pixel soft-encoding applies color.soft_encode's own
+        # limits on k and sigma, and annealed-mean decoding needs T > 0.
+        try:
+            color.soft_encode(torch.zeros(1, 2, 1, 1), k, sigma)
+        except ValueError as err:
+            raise ValueError(f"Classification: {err} (init_args k={k}, sigma={sigma})") from err
+        if decoding == "annealed_mean" and not temperature > 0:
+            raise ValueError(f"Classification: temperature must be > 0 for annealed_mean decoding, got {temperature}")
+        if not 0.0 <= lam <= 1.0:
+            raise ValueError(f"Classification: lam must be in [0, 1], got {lam}")
         self.loss_name, self.k, self.sigma = loss, k, sigma
         self.decoding, self.temperature = decoding, temperature
         self.rebalance = priors is not None

@@ -15,6 +15,7 @@ of those dims (``embed_dims=256``).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, get_args
 
 import timm
@@ -79,7 +80,16 @@ class FusionNet(nn.Module):
         self.embedding = embedding
 
         if weights is None:
-            self.extractor = timm.create_model(extractor, pretrained=pretrained)
+            try:
+                self.extractor = timm.create_model(extractor, pretrained=pretrained)
+            except OSError as err:  # the Hub is unreachable (offline machine, firewall) or lacks the file
+                raise FileNotFoundError(
+                    f"FusionNet: could not fetch the pretrained weights of extractor {extractor!r} ({err}). "
+                    f"On a machine without internet set `weights: FILE` to a local timm weights file "
+                    f"(.pth or .safetensors), or `pretrained: false` for a random extractor"
+                ) from err
+        elif not Path(weights).is_file():
+            raise FileNotFoundError(f"FusionNet: weights file not found: {weights}")
         else:  # timm reads the file as it would a download, with the model's own checkpoint filter
             self.extractor = timm.create_model(
                 extractor, pretrained=True, pretrained_cfg_overlay={"file": weights}
