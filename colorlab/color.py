@@ -189,80 +189,111 @@ def nearest_bin(ab: torch.Tensor) -> torch.Tensor:
     return table[ij[:, 0], ij[:, 1]]
 
 
-@functools.lru_cache(maxsize=1)
-def _cell_to_bin() -> torch.Tensor:
-    """(side + 2 * WINDOW, side + 2 * WINDOW) long: the bin index of each grid cell, -1 where a cell is no
-    bin (outside the gamut, or in the border padding that keeps window look-ups in range)."""
-    n = round(GRID_EXTENT / GRID_STEP)
-    table = torch.full((2 * n + 1 + 2 * _WINDOW,) * 2, -1, dtype=torch.long)
-    ij = _gamut_cells() + n + _WINDOW
-    table[ij[:, 0], ij[:, 1]] = torch.arange(ij.shape[0])
-    return table
+# Soft-encoding looks up each point's candidate bins in a table over a fine sub-grid of the ab plane, built once
+# per k. For a sub-cell S and a bin c let dmin(c) and dmax(c) be the nearest and farthest distances from c to
+# S's points. The k bins with the smallest dmax are within R = (k-th smallest dmax) of every point of S, so a
+# bin among any point's k nearest has dmin <= R: those bins are S's candidates, proven complete. With 0.625-unit
+# sub-cells (16 x 16 per 10-unit bin cell) a sub-cell has at most 14 candidates for k = 10 (half have exactly
+# k), against 49 in a 7 x 7 window or Q = 261 in a full search. Points beyond the table (never reached by an
+# sRGB colour) are searched in full.
+_SUB_STEP = GRID_STEP / 16  # sub-cell side, Lab units
+_SUB_EXTENT = GRID_EXTENT + GRID_STEP / 2  # the table covers [-115, 115)^2: every bin's cell
+_FAR = 1e4  # coordinate of a padding candidate: farther than any real bin, so dropped first
 
 
-# Soft-encoding looks for neighbours among the (2 * _WINDOW + 1)^2 cells around a point's own cell. Any bin
-# outside that window is at least (_WINDOW + 1) * 10 - 5 = 35 Lab units away, so when the k-th candidate is
-# nearer than that the window's answer is exact; the few points where it is not are searched in full.
-_WINDOW = 3
-_WINDOW_REACH = (_WINDOW + 1) * GRID_STEP - GRID_STEP / 2
+@functools.lru_cache(maxsize=8)
+def _candidate_table(k: int, device: torch.device) -> torch.Tensor:
+    """Candidate bins of every sub-cell: (S, M, 3) float32 rows (a, b, bin index) for the S = side^2 sub-cells
+    in row-major (a, b) order, padded to M = the largest candidate count with (``_FAR``, ``_FAR``, 0)."""
+    bins = ab_bins()
+    side = round(2 * _SUB_EXTENT / _SUB_STEP)
+    edges = -_SUB_EXTENT + torch.arange(side + 1, dtype=torch.float64) * _SUB_STEP
+    lo, hi = edges[:-1, None], edges[1:, None]  # (side, 1)
+
+    def axis(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # (Q,) -> (side, Q) min and max squared gaps
+        gap_min = torch.clamp(torch.maximum(lo - c, c - hi), min=0)
+        gap_max = torch.maximum((lo - c).abs(), (hi - c).abs())
+        return gap_min.square(), gap_max.square()
+
+    a_min, a_max = axis(bins[:, 0].double())
+    b_min, b_max = axis(bins[:, 1].double())
+    rows = []
+    for u in range(side):  # one row of sub-cells at a time: (side, Q) distances
+        d2_min, d2_max = a_min[u] + b_min, a_max[u] + b_max
+        reach = d2_max.kthvalue(k, dim=1).values[:, None]  # (side, 1) R^2
+        rows.append(d2_min <= reach + 1e-6)  # margin: a point rounded into a neighbouring sub-cell stays covered
+    m = max(int(row.sum(1).max()) for row in rows)
+    order = torch.cat([row.to(torch.int8).argsort(dim=1, descending=True, stable=True)[:, :m] for row in rows])
+    real = torch.cat(rows).gather(1, order)[..., None]  # (S, M, 1): candidates first, then padding
+    table = torch.cat([bins[order], order[..., None].float()], dim=2)  # (S, M, 3); bin indices are exact floats
+    return torch.where(real, table, torch.tensor([_FAR, _FAR, 0.0])).to(device)
 
 
-def _knn_bins(points: torch.Tensor, k: int, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact k nearest bins of (N, 2) ab points: (N, k) indices nearest first, (N, k) squared distances."""
+def _knn_bins(a: torch.Tensor, b: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k nearest bins of N points (a, b) inside the table: (k, N) long bin indices in no particular
+    order and (k, N) float32 squared distances."""
+    table = _candidate_table(k, a.device)
+    side = round(2 * _SUB_EXTENT / _SUB_STEP)
+    cell = lambda x: ((x + _SUB_EXTENT) / _SUB_STEP).floor_().clamp_(0, side - 1)
+    cand = table.index_select(0, (cell(a) * side + cell(b)).int())  # (N, M, 3): one contiguous row per point
+    d2 = (cand[..., 0] - a[:, None]).square_() + (cand[..., 1] - b[:, None]).square_()  # (N, M)
+    # One int64 key per candidate orders by (distance, bin): the bits of a float32 >= 0 sort as its value, and
+    # the bin index below them breaks ties, so every candidate's key is distinct (padding's are equal, and last).
+    key = d2.view(torch.int32).long().bitwise_left_shift_(9).bitwise_or_(cand[..., 2].long()).T.contiguous()  # (M, N)
+    # Keep the k smallest keys: M - k times, move the last key into the slot of the largest (a no-op when the
+    # last is the largest), then drop the last.
+    for width in range(key.shape[0], k, -1):
+        kept = key[: width - 1]
+        torch.where(kept == key[:width].amax(dim=0), key[width - 1], kept, out=kept)
+    key = key[:k]
+    return key & 511, (key >> 9).int().view(torch.float32)
+
+
+def _knn_bins_full(points: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k nearest bins of (N, 2) points by comparing with every bin: (k, N) long, (k, N) float32."""
     bins = ab_bins().to(points.device)
-    n = round(GRID_EXTENT / GRID_STEP)
-    cell = _grid_index(points, clamp=False)  # (N, 2)
-    inside = (cell.abs() <= n).all(dim=1)
-    cell = cell.clamp(-n, n)
-    side = 2 * (n + _WINDOW) + 1
-    offsets = torch.arange(-_WINDOW, _WINDOW + 1, device=points.device)
-    di, dj = (o.flatten() for o in torch.meshgrid(offsets, offsets, indexing="ij"))  # (49,) each
-    ij = cell + n + _WINDOW  # (N, 2) in the padded table
-    candidates = _cell_to_bin().to(points.device).flatten().take(ij[:, :1] * side + ij[:, 1:] + di * side + dj)  # (N, 49)
-    # distance from the point to each candidate cell's centre, from the point's offset inside its own cell
-    r = points - cell.float() * GRID_STEP  # (N, 2)
-    d2 = (r[:, :1] - di * GRID_STEP).pow(2) + (r[:, 1:] - dj * GRID_STEP).pow(2)  # (N, 49)
-    d2 = d2.masked_fill(candidates < 0, float("inf"))
-    d2_k, pos = d2.topk(k, dim=1, largest=False)
-    idx_k = candidates.gather(1, pos)
-    exact = inside & (d2_k[:, -1] < _WINDOW_REACH**2)
-    if not exact.all():  # far outside the gamut or at its sharpest corners: compare with every bin
-        rest = (~exact).nonzero().squeeze(1)
-        for part in rest.split(chunk):
-            d2_all = (points[part, None, :] - bins[None]).pow(2).sum(-1)  # (chunk, Q)
-            d2_k[part], idx_k[part] = d2_all.topk(k, dim=1, largest=False)
-    return idx_k, d2_k
+    d2, idx = (points[:, None, :] - bins[None]).pow(2).sum(-1).topk(k, dim=1, largest=False)  # (N, k)
+    return idx.T, d2.T
 
 
 def soft_encode(
-    ab: torch.Tensor, k: int = SOFT_K, sigma: float = SOFT_SIGMA, chunk: int = 16384
+    ab: torch.Tensor, k: int = SOFT_K, sigma: float = SOFT_SIGMA, chunk: int = 65536
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sparse soft-encoding of ab into the Q bins (Zhang et al. 2016, sec. 2.1).
 
-    Each pixel gets its k nearest bins, weighted by a Gaussian of the distance (sigma in Lab units) and
-    normalised to sum to 1. No dense (B, Q, H, W) target is built: neighbours are searched in the 7x7 grid
-    cells around each pixel (exact; see ``_WINDOW``), falling back to all Q bins where needed.
+    Each pixel gets its k nearest bins (exact; see ``_candidate_table``), weighted by a Gaussian of the
+    distance (sigma in Lab units) and normalised to sum to 1. No dense (B, Q, H, W) target is built.
 
     Args:
         ab: (B, 2, H, W) float, Lab units.
-        k: number of neighbouring bins (at most 49 - the window - for the fast path to apply).
+        k: number of neighbouring bins, 1 <= k <= Q.
         sigma: Gaussian width, Lab units.
-        chunk: pixels per block in the full search (bounds memory at chunk x Q floats).
+        chunk: pixels per block (bounds the working memory at about 14 x 10 bytes per pixel of a block).
 
     Returns:
-        (idx, weight): (B, k, H, W) long bin indices, nearest first, and (B, k, H, W) float32 weights.
+        (idx, weight): (B, k, H, W) long bin indices, in no particular order along k (the nearest bin is
+        the one of largest weight), and (B, k, H, W) float32 weights. Both are views of (k, B, H, W) storage.
     """
     _check_image(ab, 2, "ab")
     q = ab_bins().shape[0]
-    if not 1 <= k <= min(q, (2 * _WINDOW + 1) ** 2):
-        raise ValueError(f"k must be in [1, {min(q, (2 * _WINDOW + 1) ** 2)}], got {k}")
+    if not 1 <= k <= q:
+        raise ValueError(f"k must be in [1, Q={q}], got {k}")
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
     b, _, h, w = ab.shape
-    points = ab.float().permute(0, 2, 3, 1).reshape(-1, 2)  # (B*H*W, 2)
-    idx, d2 = _knn_bins(points, k, chunk)
-    weight = torch.softmax(-d2 / (2 * sigma**2), dim=1)  # Gaussian weights, normalised
-    to_image = lambda t: t.reshape(b, h, w, k).permute(0, 3, 1, 2).contiguous()
+    points = ab.float().transpose(0, 1).reshape(2, -1)  # (2, B*H*W)
+    idx = torch.empty(k, points.shape[1], dtype=torch.long, device=ab.device)
+    d2 = torch.empty(k, points.shape[1], device=ab.device)
+    for start in range(0, points.shape[1], chunk):
+        part = slice(start, start + chunk)
+        pa, pb = points[:, part]
+        inside = (pa.abs() < _SUB_EXTENT) & (pb.abs() < _SUB_EXTENT)  # NaN counts as outside
+        if k <= 32 and inside.all():
+            idx[:, part], d2[:, part] = _knn_bins(pa, pb, k)
+        else:  # beyond the table, or so many neighbours that the candidate lists hold most bins
+            idx[:, part], d2[:, part] = _knn_bins_full(points[:, part].T, k)
+    weight = torch.softmax(d2 * (-0.5 / sigma**2), dim=0)  # Gaussian weights, normalised
+    to_image = lambda t: t.reshape(k, b, h, w).transpose(0, 1)  # (B, k, H, W) view
     return to_image(idx), to_image(weight)
 
 

@@ -36,6 +36,12 @@ class Objective(nn.Module):
     kind: str
     channels: int
 
+    def __init__(self, **init_args) -> None:
+        """``init_args``: the subclass's constructor arguments, kept so that a LitColorizer built in Python
+        saves the objective as ``class_path`` + ``init_args`` and its checkpoint loads from the file alone."""
+        super().__init__()
+        self.init_args = init_args
+
     def loss(self, out: torch.Tensor, y_ab: torch.Tensor) -> torch.Tensor:
         """Scalar loss of raw net output ``out`` (B, C, h, w) against ``y_ab`` (B, 2, H, W) = ab/128."""
         raise NotImplementedError
@@ -57,7 +63,7 @@ class Regression(Objective):
     channels = 2
 
     def __init__(self, loss: Literal["mse", "l1", "smooth_l1"] = "mse", beta: float = 0.05) -> None:
-        super().__init__()
+        super().__init__(loss=loss, beta=beta)
         if loss not in ("mse", "l1", "smooth_l1"):
             raise ValueError(f"loss must be 'mse', 'l1' or 'smooth_l1', got {loss!r}")
         if not beta > 0:
@@ -107,7 +113,9 @@ class Classification(Objective):
         decoding: color.Decoding = "annealed_mean",
         temperature: float = color.ANNEAL_T,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            loss=loss, k=k, sigma=sigma, priors=priors, lam=lam, decoding=decoding, temperature=temperature
+        )
         if loss not in ("cross_entropy", "kl"):
             raise ValueError(f"loss must be 'cross_entropy' or 'kl', got {loss!r}")
         if decoding not in ("mode", "mean", "annealed_mean", "sample"):
@@ -140,17 +148,65 @@ class Classification(Objective):
     def loss(self, out: torch.Tensor, y_ab: torch.Tensor) -> torch.Tensor:
         ab = _resize(y_ab, out.shape[-2:]) * color.AB_SCALE  # (B, 2, h, w), Lab units
         idx, weight = color.soft_encode(ab, self.k, self.sigma)  # (B, k, h, w) each
-        log_p = torch.log_softmax(out.float(), dim=1).gather(1, idx)  # (B, k, h, w)
-        per_pixel = -(weight * log_p).sum(dim=1)  # (B, h, w)
+        per_pixel = SparseCrossEntropy.apply(out, idx, weight)  # (B, h, w)
         if self.loss_name == "kl":
             per_pixel = per_pixel + (weight * weight.clamp_min(1e-12).log()).sum(dim=1)
         if self.rebalance:
-            return (per_pixel * self.class_weights[idx[:, 0]]).mean()
+            nearest = idx.gather(1, weight.argmax(dim=1, keepdim=True))[:, 0]  # (B, h, w): the heaviest bin
+            return (per_pixel * self.class_weights[nearest]).mean()
         return per_pixel.mean()
 
     def decode(self, out: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
         ab = color.decode(out, self.decoding, self.temperature)
         return _upsample(ab / color.AB_SCALE, size)
+
+
+def _pixel_blocks(shape: torch.Size, pixels: int) -> list[tuple[int, slice]]:
+    """(image, row range) blocks of about ``pixels`` pixels covering a (B, C, H, W) tensor."""
+    b, _, h, w = shape
+    rows = max(1, pixels // w)
+    return [(i, slice(r, r + rows)) for i in range(b) for r in range(0, h, rows)]
+
+
+class SparseCrossEntropy(torch.autograd.Function):
+    """Per-pixel cross-entropy of logits against a sparse target, without a dense copy of the logits.
+
+    ``loss = sum_j w_j * (logsumexp(z) - z[idx_j])`` for each pixel, which is ``-(target * log_softmax(z)).sum(1)``
+    for the dense target holding ``w_j`` at ``idx_j``. ``torch.log_softmax`` keeps a float32 copy of the
+    logits for backward and its backward and the gather's add two more; here the forward keeps only the
+    per-pixel logsumexp (computed a block of pixels at a time) and the backward writes
+    ``sum(w) * softmax(z) - target`` straight into the one gradient buffer.
+
+    Args (of ``apply``):
+        logits: (B, Q, h, w) float (any float dtype; the maths runs in float32).
+        idx: (B, k, h, w) long bin indices.
+        weight: (B, k, h, w) float32 target weights.
+
+    Returns:
+        (B, h, w) float32 loss per pixel.
+    """
+
+    BLOCK = 16384  # pixels per logsumexp / softmax block: bounds the float32 temporaries at BLOCK * Q * 4 bytes
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, idx: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        lse = logits.new_empty((logits.shape[0], *logits.shape[2:]), dtype=torch.float32)  # (B, h, w)
+        for i, rows in _pixel_blocks(logits.shape, SparseCrossEntropy.BLOCK):
+            lse[i, rows] = torch.logsumexp(logits[i, :, rows].float(), dim=0)
+        weight_sum = weight.sum(dim=1)  # (B, h, w), 1 up to rounding
+        ctx.save_for_backward(logits, idx, weight, lse, weight_sum)
+        return lse * weight_sum - (weight * logits.gather(1, idx).float()).sum(dim=1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        logits, idx, weight, lse, weight_sum = ctx.saved_tensors
+        grad_logits = torch.empty_like(logits)
+        scale = grad * weight_sum  # (B, h, w)
+        for i, rows in _pixel_blocks(logits.shape, SparseCrossEntropy.BLOCK):
+            block = logits[i, :, rows].float() - lse[i, rows]  # (Q, rows, w) float32
+            grad_logits[i, :, rows] = block.exp_().mul_(scale[i, rows])
+        grad_logits.scatter_add_(1, idx, (weight * -grad[:, None]).to(logits.dtype))
+        return grad_logits, None, None
 
 
 def load_prior(path: str | Path) -> torch.Tensor:

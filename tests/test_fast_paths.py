@@ -1,0 +1,114 @@
+"""Every fast path gives the values of its plain reference: soft-encoding against sklearn's nearest
+neighbours, the sparse cross-entropy against a dense target, ... (speed is measured in benchmarks/, never here)."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.neighbors import NearestNeighbors
+
+from colorlab import color
+from colorlab.objectives import SparseCrossEntropy
+
+BINS = color.ab_bins().double().numpy()
+Q = BINS.shape[0]
+
+
+def reference_knn(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """sklearn's exact k nearest bins in float64: (N, k) distances and indices, nearest first."""
+    return NearestNeighbors(n_neighbors=k, algorithm="brute").fit(BINS).kneighbors(points)
+
+
+def encode_points(points: np.ndarray, k: int, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    ab = torch.from_numpy(points.T.astype(np.float32).reshape(1, 2, 1, -1))
+    idx, weight = color.soft_encode(ab, k=k, **kwargs)
+    return idx[0, :, 0].T.numpy(), weight[0, :, 0].T.double().numpy()
+
+
+def assert_same_neighbours(points: np.ndarray, k: int, **kwargs) -> None:
+    """Same neighbour sets as sklearn, up to bins tied at the k-th distance; Gaussian weights to 1e-5."""
+    idx, weight = encode_points(points, k, **kwargs)
+    dist, ref = reference_knn(points.astype(np.float32).astype(np.float64), k)
+    assert (np.sort(idx, 1)[:, 1:] != np.sort(idx, 1)[:, :-1]).all(), "a bin was chosen twice"
+    ours = np.sqrt(((points.astype(np.float32)[:, None, :] - BINS[idx]) ** 2).sum(-1))
+    np.testing.assert_allclose(np.sort(ours, 1), dist, atol=1e-4)  # the k nearest distances
+    untied = dist[:, -1] < reference_knn(points.astype(np.float32).astype(np.float64), k + 1)[0][:, -1] - 1e-4
+    assert np.array_equal(np.sort(idx[untied], 1), np.sort(ref[untied], 1))
+    expected = np.exp(-(ours**2) / (2 * 5.0**2))
+    np.testing.assert_allclose(weight, expected / expected.sum(1, keepdims=True), atol=1e-5)
+
+
+def test_soft_encode_real_colours_match_sklearn():
+    """Every pixel of random sRGB images, as training sees them (plus their 4x area averages)."""
+    rgb = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    ab = color.rgb_to_lab(rgb)[:, 1:]
+    for image in (ab, F.avg_pool2d(ab, 4)):
+        assert_same_neighbours(image.permute(0, 2, 3, 1).reshape(-1, 2).double().numpy(), 10)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 20])
+def test_soft_encode_any_point_of_the_table_matches_sklearn(k):
+    """Uniform points over the whole table, inside and outside the gamut, for several k."""
+    points = np.random.default_rng(k).uniform(-115, 115, size=(4000, 2))
+    assert_same_neighbours(points, k)
+
+
+def test_soft_encode_sub_cell_edges_and_exact_ties():
+    """Points on sub-cell edges (multiples of 0.625) and on the bin grid itself, where many bins tie."""
+    edges = np.arange(-115, 115, 0.625)
+    rng = np.random.default_rng(1)
+    on_edges = np.stack([rng.choice(edges, 2000), rng.choice(edges, 2000)], 1)
+    grid = np.stack(np.meshgrid(np.arange(-110, 111, 5.0), np.arange(-110, 111, 5.0)), -1).reshape(-1, 2)
+    assert_same_neighbours(np.concatenate([on_edges, grid]), 10)
+
+
+def test_soft_encode_beyond_the_table_and_in_small_chunks():
+    """Points past the table's [-115, 115)^2 take the full search; small chunks mix both paths."""
+    points = np.random.default_rng(2).uniform(-160, 160, size=(600, 2))
+    assert_same_neighbours(points, 10, chunk=64)
+    assert_same_neighbours(points, 40)  # beyond the table's k range: full search
+
+
+def test_soft_encode_layout_and_dtypes():
+    ab = (torch.rand(3, 2, 5, 7, generator=torch.Generator().manual_seed(3)) - 0.5) * 150
+    idx, weight = color.soft_encode(ab)
+    assert idx.shape == weight.shape == (3, 10, 5, 7) and idx.dtype == torch.long and weight.dtype == torch.float32
+    # pixel (b, :, y, x) of the batch is the encoding of that pixel alone
+    alone_idx, alone_w = color.soft_encode(ab[2:3, :, 4:5, 6:7])
+    assert torch.equal(idx[2, :, 4, 6].sort()[0], alone_idx.flatten().sort()[0])
+    assert torch.allclose(weight[2, :, 4, 6].sort()[0], alone_w.flatten().sort()[0])
+
+
+def sparse_case(b=2, h=6, w=5, dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    logits = (torch.randn(b, Q, h, w, generator=g) * 3).to(dtype).requires_grad_()
+    ab = color.rgb_to_lab(torch.rand(b, 3, h, w, generator=g))[:, 1:]
+    idx, weight = color.soft_encode(ab)
+    dense = torch.zeros(b, Q, h, w).scatter_(1, idx, weight)  # (B, Q, h, w) soft target
+    return logits, idx, weight, dense
+
+
+@pytest.mark.parametrize("block", [16384, 7])  # one block per image; blocks of one row
+def test_sparse_cross_entropy_equals_dense_cross_entropy(block, monkeypatch):
+    monkeypatch.setattr(SparseCrossEntropy, "BLOCK", block)
+    logits, idx, weight, dense = sparse_case()
+    g = torch.rand(2, 6, 5, generator=torch.Generator().manual_seed(9))  # an arbitrary upstream gradient
+    ours = SparseCrossEntropy.apply(logits, idx, weight)
+    (ours * g).sum().backward()
+    grad_ours, logits.grad = logits.grad, None
+    reference = F.cross_entropy(logits, dense, reduction="none")  # torch's soft-target cross-entropy
+    (reference * g).sum().backward()
+    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(grad_ours, logits.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_sparse_cross_entropy_in_bfloat16_keeps_the_dtype():
+    logits, idx, weight, dense = sparse_case(dtype=torch.bfloat16)
+    ours = SparseCrossEntropy.apply(logits, idx, weight)
+    ours.sum().backward()
+    assert logits.grad.dtype == torch.bfloat16
+    reference_logits = logits.detach().float().requires_grad_()
+    reference = F.cross_entropy(reference_logits, dense, reduction="none")
+    reference.sum().backward()
+    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(logits.grad.float(), reference_logits.grad, rtol=2e-2, atol=2e-3)
