@@ -3,7 +3,7 @@
 - ``fit``, ``validate``, ``test``, ``predict``: LightningCLI over LitColorizer and any colorlab DataModule,
   configured by an experiment YAML (``--config experiments/places_unet.yaml``), saving ``config.yaml`` per run.
 - ``priors``: bin frequencies of an experiment's training split, for class rebalancing.
-- ``demo``: train on the built-in procedural scenes, then compare with the constant-mean-ab predictor.
+- ``demo``: train on the built-in procedural scenes, then report on its test split beside the three baselines.
 - ``shards``: convert a dataset into LitData shards, for ``StreamingDataModule``.
 """
 
@@ -19,37 +19,84 @@ import torch
 import yaml
 from jsonargparse import ArgumentParser
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from colorlab import color
+from colorlab import color, infer, ops
 from colorlab.callbacks import SampleGrid, comparison_grid
+from colorlab.checkpoint import read as read_checkpoint
 from colorlab.data.base import ColorDataModule
-from colorlab.evaluate import evaluate_with_baseline, lab_batches, mean_ab
+from colorlab.evaluate import ab_statistics, baseline_constants, evaluate, lab_batches, results_markdown
 from colorlab.module import LitColorizer
+from colorlab.ops import AtomicCheckpointIO, NonFiniteLossGuard, RngState, RunRecord, quiet_known_warnings
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
 class ColorlabCLI(LightningCLI):
-    """LightningCLI with colorlab's defaults: every run keeps ``last.ckpt`` (resume with
-    ``--ckpt_path last``), the best checkpoint by ``val/ab_l1``, and a sample grid per validation epoch."""
+    """LightningCLI with colorlab's defaults.
+
+    - Checkpoints (atomic writes): the best by ``val/ab_l1`` (``--checkpoint.*``), one every
+      ``--step_checkpoint.every_n_train_steps`` (500) steps, and ``last.ckpt`` after either; ``--ckpt_path last``
+      resumes the newest ``last.ckpt`` under ``trainer.default_root_dir``, mid-epoch included.
+    - Every run folder (``<default_root_dir>/lightning_logs/version_N``) holds ``config.yaml``, ``run.yaml``
+      (git commit, dirty flag, package versions, seed), ``metrics.csv``, ``checkpoints/`` and ``samples/``;
+      a W&B or TensorBoard logger chosen in YAML (``trainer.logger``) comes in addition to that folder.
+    - A non-finite loss stops the run before its update; RNG states travel in checkpoints.
+    """
 
     def __init__(self, args: list[str] | None = None, **kwargs: Any) -> None:
+        quiet_known_warnings()
         super().__init__(
             LitColorizer,
             ColorDataModule,
             subclass_mode_data=True,
+            save_config_callback=RunRecord,
             save_config_kwargs={"overwrite": True},
             auto_configure_optimizers=False,  # the optimizer is LitColorizer(optimizer=...)
             trainer_defaults={
-                "callbacks": [
-                    ModelCheckpoint(monitor="val/ab_l1", mode="min", save_last=True, filename="best-{epoch}"),
-                    SampleGrid(),
-                ]
+                "callbacks": [SampleGrid(), infer.ColorizedWriter(), NonFiniteLossGuard(), RngState()],
+                "plugins": [AtomicCheckpointIO()],
             },
             args=args,
             **kwargs,
         )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.monitor": "val/ab_l1", "checkpoint.mode": "min",
+                             "checkpoint.save_last": True, "checkpoint.filename": "best-{epoch}"})  # fmt: skip
+        parser.add_lightning_class_args(ModelCheckpoint, "step_checkpoint")
+        parser.set_defaults({"step_checkpoint.every_n_train_steps": 500, "step_checkpoint.save_top_k": 1,
+                             "step_checkpoint.save_last": True, "step_checkpoint.filename": "step-{step}"})  # fmt: skip
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        config.trainer.logger = ops.configure_loggers(
+            config.trainer.logger, config.trainer.default_root_dir or ".", config.get("config")
+        )
+
+    def after_fit(self) -> None:
+        ops.finish_wandb(self.trainer)
+
+    after_validate = after_test = after_predict = after_fit
+
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        """A checkpoint named by ``--ckpt_path`` is read safely: ``colorlab.checkpoint.read`` checks it before
+        LightningCLI reads its hyperparameters (which imports their class_paths), and the trainer's own load
+        (``last`` too) is ``weights_only``. ``predict`` keeps nothing in memory: ColorizedWriter writes files."""
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        if subcommand is None:
+            return
+        step = self.config[subcommand]
+        if step.get("ckpt_path") == "last":
+            step.ckpt_path = ops.newest_last_checkpoint(step.trainer.default_root_dir or ".")
+        if step.get("ckpt_path"):
+            if Path(step.ckpt_path).is_file():
+                read_checkpoint(step.ckpt_path)
+            step.weights_only = True
+        if subcommand == "predict" and step.get("return_predictions") is None:
+            step.return_predictions = False
 
 
 # ------------------------------------------------------------------------------ priors
@@ -104,12 +151,9 @@ def priors_main(args: list[str]) -> Path:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     datamodule.prepare_data()
     datamodule.setup("fit")
-    counts = torch.zeros(color.ab_bins().shape[0], dtype=torch.float64, device=device)
-    images = 0
-    for lab in lab_batches(datamodule.train_dataloader(), device, cfg.max_batches, "priors"):
-        counts += color.bin_counts(lab[:, 1:])
-        images += lab.shape[0]
-    prior = color.smooth_prior(counts.cpu(), cfg.sigma)
+    statistics = ab_statistics(datamodule.train_dataloader(), device, cfg.max_batches)
+    counts, images = statistics["counts"], statistics["images"]
+    prior = color.smooth_prior(counts, cfg.sigma)
     output.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
         {"prior": prior, "counts": counts.cpu(), "ab_bins": color.ab_bins(), "sigma": cfg.sigma,
@@ -126,8 +170,9 @@ def demo_main(args: list[str]) -> dict[str, Any]:
     if any(a in ("-h", "--help") for a in args):
         print("usage: python -m colorlab demo [--config EXPERIMENT.yaml] [--output DIR] [fit options]\n\n"
               "Train the demo experiment (default experiments/demo.yaml) on the built-in procedural scenes, about\n"
-              "3 minutes on 2 CPU cores, then write a sample grid and the final metrics next to a constant-mean-ab\n"
-              "predictor's under --output (default outputs/demo). Other options go to `fit`, e.g. --trainer.max_epochs 1.")
+              "3 minutes on 2 CPU cores, then write a sample grid and the test split's metrics beside the three\n"
+              "constant baselines (grey, training mean ab, most frequent training bin) under --output (default\n"
+              "outputs/demo). Other options go to `fit`, e.g. --trainer.max_epochs 1.")
         return {}
     config = _option(args, "--config") or str(REPO_EXPERIMENTS / "demo.yaml")
     output = _option(args, "--output") or "outputs/demo"
@@ -138,24 +183,30 @@ def demo_main(args: list[str]) -> dict[str, Any]:
     best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
     if best:
         model = LitColorizer.load_from_checkpoint(best, map_location="cpu")
-    baseline = mean_ab(datamodule.train_dataloader(), model.device)
-    results = evaluate_with_baseline(model, datamodule.val_dataloader(), baseline)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    statistics = ab_statistics(datamodule.train_dataloader(), device)
+    baselines = baseline_constants(statistics)
+    # Report on images that played no part in choosing the checkpoint (the best one is picked on val).
+    if datamodule.test_set is None:
+        datamodule.setup("test")
+    if datamodule.test_set is None:
+        raise ValueError(f"{type(datamodule).__name__} has no test split; demo reports on a test split")
+    loader = datamodule.test_dataloader()
+    results = evaluate({"model": model}, loader, baselines, color.smooth_prior(statistics["counts"]), device=device)
     run_dir = Path(cli.trainer.log_dir or output)
-    lab = next(lab_batches(datamodule.val_dataloader(), model.device, desc="grid"))[:8]
+    lab = next(lab_batches(loader, device, desc="grid"))[:8]
     with torch.no_grad():
         comparison_grid(lab, model.colorize(color.normalize(lab)[0])).save(run_dir / "demo_grid.png")
-    results["checkpoint"] = best
-    results["constant_mean_ab_value"] = baseline.tolist()
-    (run_dir / "demo_metrics.json").write_text(json.dumps(results, indent=2))
-    ours, const = results["model"], results["constant_mean_ab"]
-    print(f"\n{'metric':<10}{'model':>12}{'constant ab':>14}")
-    for key in ("ab_l1", "ab_l2", "psnr"):
-        print(f"{key:<10}{ours[key]:>12.3f}{const[key]:>14.3f}")
-    change = 100 * (1 - ours["ab_l1"] / const["ab_l1"])
-    print(f"val ab L1 is {abs(change):.1f}% {'below' if change >= 0 else 'ABOVE'} the constant predictor's")
+    saved = {"split": "test", "images": len(datamodule.test_set), "checkpoint": best,
+             "baselines": {name: ab.tolist() for name, ab in baselines.items()}, "results": results}  # fmt: skip
+    (run_dir / "demo_metrics.json").write_text(json.dumps(saved, indent=1))
+    print("\n" + results_markdown({f"test split ({len(datamodule.test_set)} images)": results}, {}))
+    ours, const = results["model"]["metrics"]["ab_l1"], results["baseline_mean_ab"]["metrics"]["ab_l1"]
+    change = 100 * (1 - ours / const)
+    print(f"test ab L1 is {abs(change):.1f}% {'below' if change >= 0 else 'ABOVE'} the constant mean-ab predictor's")
     print(f"grid:    {run_dir / 'demo_grid.png'} (grayscale | prediction | ground truth)\n"
           f"metrics: {run_dir / 'demo_metrics.json'}\ncheckpoint: {best}")
-    return results
+    return saved
 
 
 # ------------------------------------------------------------------------------ shards
@@ -177,10 +228,29 @@ def shards_main(args: list[str]) -> dict[str, int]:
     return written
 
 
+# ------------------------------------------------------------------------------ colorize
+def colorize_main(args: list[str]) -> infer.Summary:
+    parser = ArgumentParser(
+        prog="colorlab colorize",
+        description="Colorize photos (a file, a folder searched recursively, or a glob) and videos at full "
+        "resolution with a trained checkpoint. Exit status 1 if any input failed (the others are written).",
+    )
+    parser.add_function_arguments(infer.colorize, skip={"size"})
+    parser.add_argument("--size", type=int, nargs="+", default=None,
+                        help="model input size: S (shorter side, aspect kept) or H W; default the training resolution")
+    options = {k: v for k, v in vars(parser.parse_args(args)).items() if k != "__path__"}
+    summary = infer.colorize(**options)
+    print(f"{options['output']}: {summary}")
+    if summary.failed:
+        raise SystemExit(1)
+    return summary
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], Any], str]] = {
     "priors": (priors_main, "compute class-rebalancing priors over an experiment's training split"),
     "demo": (demo_main, "train on the built-in procedural scenes and compare with a constant predictor"),
     "shards": (shards_main, "convert a dataset into LitData shards for streaming"),
+    "colorize": (colorize_main, "colorize photos, folders and videos at full resolution with a checkpoint"),
 }
 
 

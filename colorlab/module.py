@@ -7,6 +7,7 @@ uint8 RGB batch -> (device) color.batch_to_lab -> x_l, y_ab -> net -> objective.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -18,11 +19,13 @@ from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters, 
 from torch import nn
 
 from colorlab import color
-from colorlab.metrics import BinAccuracy, colorization_metrics
+from colorlab.checkpoint import read as read_checkpoint
+from colorlab.metrics import ab_at, classifier_metrics, colorization_metrics
 from colorlab.objectives import Classification, Objective, Regression
 
 # A network class (or any callable) taking the output channel count: ``UNet`` or ``partial(UNet, width=16)``.
 NetFactory = Callable[[int], nn.Module]
+_INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"  # what LightningCLI records; load_from_checkpoint uses it
 
 
 class LitColorizer(L.LightningModule):
@@ -46,9 +49,18 @@ class LitColorizer(L.LightningModule):
         super().__init__()
         # Built by LightningCLI (or ``from_config``), the hparams are the run's config with class_path
         # dicts, which is what lets ``load_from_checkpoint`` rebuild net and objective from the file
-        # alone. Python objects passed directly are not saved.
-        from_config = _given_hyperparameters.get() is not None
-        self.save_hyperparameters(ignore=None if from_config else ["net", "objective", "optimizer", "scheduler"])
+        # alone. Built in Python, the same config is derived from the arguments; where it cannot be (a
+        # lambda, an instance), saving a checkpoint is refused (see ``on_save_checkpoint``).
+        self._not_saveable: str | None = None
+        if _given_hyperparameters.get() is not None:
+            self.save_hyperparameters()
+        else:
+            given = {"net": net, "objective": objective, "optimizer": optimizer, "scheduler": scheduler}
+            config = {name: None if value is None else _class_config(value) for name, value in given.items()}
+            self._not_saveable = next((f"{k}={given[k]!r}" for k, v in config.items() if v is None and given[k]), None)
+            if self._not_saveable is None:
+                with _given_hyperparameters_context(hparams=config, instantiator=_INSTANTIATOR):
+                    self.save_hyperparameters()
         self.objective = objective if objective is not None else Regression()
         if not isinstance(self.objective, Objective):
             raise TypeError(f"objective must be a colorlab.objectives.Objective, got {type(self.objective).__name__}")
@@ -60,10 +72,14 @@ class LitColorizer(L.LightningModule):
                 f"not {self.objective.kind} (e.g. a tanh output layer cannot produce bin logits)"
             )
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.val_metrics = colorization_metrics("val/")
-        self.test_metrics = colorization_metrics("test/")
+        # The training priors, if any, also give the class-rebalanced AuC (Zhang et al. 2016).
+        prior_values = getattr(self.objective, "prior_values", None)
+        prior = None if prior_values is None else torch.tensor(prior_values, dtype=torch.float64)
+        self.val_metrics = colorization_metrics("val/", prior)
+        self.test_metrics = colorization_metrics("test/", prior)
         if isinstance(self.objective, Classification):
-            self.val_accuracy = BinAccuracy()
+            self.val_bin_metrics = classifier_metrics("val/")
+            self.test_bin_metrics = classifier_metrics("test/")
         self.train_resolution: tuple[int, int] | None = None
 
     # ---------------------------------------------------------------- data on the device
@@ -106,9 +122,10 @@ class LitColorizer(L.LightningModule):
         metrics = self.val_metrics if stage == "val" else self.test_metrics
         metrics.update(lab_hat, lab)
         self.log_dict(metrics, batch_size=lab.shape[0])
-        if stage == "val" and isinstance(self.objective, Classification):
-            self.val_accuracy.update(out, F.interpolate(lab[:, 1:], size=out.shape[-2:], mode="area"))
-            self.log("val/accuracy", self.val_accuracy, batch_size=lab.shape[0])
+        if isinstance(self.objective, Classification):
+            bin_metrics = self.val_bin_metrics if stage == "val" else self.test_bin_metrics
+            bin_metrics.update(out, ab_at(lab[:, 1:], out.shape[-2:]))
+            self.log_dict(bin_metrics, batch_size=lab.shape[0])
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._evaluate(batch, "val")
@@ -117,11 +134,15 @@ class LitColorizer(L.LightningModule):
         self._evaluate(batch, "test")
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
-        """Returns {"rgb": (B, 3, H, W) float RGB in [0, 1] at the input's resolution, + "path" if given}."""
+        """Items read from files come back as {"path": [str]}: their batch holds a square crop, so
+        ``colorlab.infer.ColorizedWriter`` colorizes each file itself, at its full resolution. Other items
+        come back as {"rgb": (B, 3, H, W) float RGB in [0, 1] at the batch's resolution (+ "index")}."""
+        if "path" in batch:
+            return {"path": list(batch["path"])}
         x_l, _ = color.normalize(batch["lab"])
         result = {"rgb": color.lab_to_rgb(self.colorize(x_l))}
-        if "path" in batch:
-            result["path"] = batch["path"]
+        if "index" in batch:
+            result["index"] = batch["index"]
         return result
 
     # ---------------------------------------------------------------- optimisation
@@ -135,9 +156,29 @@ class LitColorizer(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 
     # ---------------------------------------------------------------- checkpoints
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls, checkpoint_path: Any, map_location: Any = None, strict: bool | None = None, **kwargs: Any
+    ) -> LitColorizer:
+        """Lightning's ``load_from_checkpoint``, safe for a file from anyone: ``colorlab.checkpoint.read``
+        first (weights_only unpickling; class names checked before anything is imported), then Lightning's
+        own loading with ``weights_only=True``. ``kwargs`` override saved hyperparameters."""
+        read_checkpoint(checkpoint_path)
+        return super().load_from_checkpoint(
+            checkpoint_path, map_location=map_location, strict=strict, weights_only=True, **kwargs
+        )
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Make the checkpoint self-contained: the bins and normalisation it was trained with, its training
         resolution, and the priors' values in place of a priors file path."""
+        if self._not_saveable is not None:
+            raise ValueError(
+                f"LitColorizer was built in Python with {self._not_saveable}, which a checkpoint cannot name as a "
+                "class_path, so the checkpoint would not load. Pass a class or a functools.partial of one with "
+                "keyword arguments of plain values (net=functools.partial(UNet, width=16), "
+                "optimizer=functools.partial(torch.optim.SGD, lr=0.1)), or build the model from a config dict with "
+                "colorlab.module.from_config."
+            )
         checkpoint["colorlab"] = {
             "l_scale": color.L_SCALE,
             "ab_scale": color.AB_SCALE,
@@ -166,5 +207,30 @@ class LitColorizer(L.LightningModule):
 def from_config(config: dict[str, Any]) -> LitColorizer:
     """Build a LitColorizer from a dict shaped like an experiment YAML's ``model:`` section, exactly as
     LightningCLI does, so its checkpoints are self-contained too."""
-    with _given_hyperparameters_context(hparams=config, instantiator="lightning.pytorch.cli.instantiate_module"):
+    with _given_hyperparameters_context(hparams=config, instantiator=_INSTANTIATOR):
         return instantiate_module(LitColorizer, config)
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _class_config(factory: Any) -> dict[str, Any] | None:
+    """The ``{"class_path", "init_args"}`` config that rebuilds ``factory``: a class, a ``functools.partial`` of
+    one with keyword arguments, or an Objective (its recorded ``init_args``); None when there is none (a lambda,
+    a class defined in a function or in ``__main__``, arguments that are not plain values)."""
+    if isinstance(factory, Objective):
+        cls, init_args = type(factory), dict(factory.init_args)
+    elif isinstance(factory, functools.partial) and isinstance(factory.func, type) and not factory.args:
+        cls, init_args = factory.func, dict(factory.keywords)
+    elif isinstance(factory, type):
+        cls, init_args = factory, {}
+    else:
+        return None
+    if "<locals>" in cls.__qualname__ or cls.__module__ == "__main__" or not _is_plain(init_args):
+        return None
+    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": init_args}
