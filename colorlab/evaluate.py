@@ -1,16 +1,35 @@
-"""Evaluation on a split, side by side with the trivial baseline every number must beat: the constant
-prediction of the training set's mean ab."""
+"""Evaluation: checkpoints and the three trivial baselines, by the same metric code on the same images.
+
+Every figure colorlab reports comes with three constant predictions beside it (the seed reports' published
+rows sit within a few percent of such constants):
+
+- ``baseline_grey``: ab = 0 everywhere (the grayscale input itself);
+- ``baseline_mean_ab``: the training split's pixel-mean ab;
+- ``baseline_mode_bin``: the centre of the training split's most frequent ab bin.
+
+``python -m colorlab evaluate`` (``colorlab.cli.evaluate_main``) writes the checkpoints x datasets table
+as Markdown, CSV and JSON through ``evaluate_datasets`` / ``write_tables``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import csv
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
 from colorlab import color
-from colorlab.metrics import colorization_metrics
+from colorlab.metrics import METRIC_LABELS, ab_at, classifier_metrics, colorization_metrics
 from colorlab.module import LitColorizer
+from colorlab.objectives import Classification
+
+BASELINES = ("baseline_grey", "baseline_mean_ab", "baseline_mode_bin")
+HEADLINE = ("ab_l1", "ab_mse", "psnr", "ssim", "bin_acc", "auc", "auc_rebal", "pa", "colorfulness_ratio")
+"""The metrics of the summary table, in order; the full set is in the CSV and JSON."""
 
 
 def lab_batches(
@@ -27,34 +46,152 @@ def lab_batches(
 
 
 @torch.no_grad()
-def mean_ab(loader: Iterable, device: torch.device | str = "cpu", limit: int | None = None) -> torch.Tensor:
-    """Pixel-weighted mean ab (2,) in Lab units over (up to ``limit`` batches of) a loader."""
-    total, count = torch.zeros(2, dtype=torch.float64, device=device), 0
-    for lab in lab_batches(loader, device, limit, "mean ab"):
+def ab_statistics(loader: Iterable, device: torch.device | str = "cpu", limit: int | None = None) -> dict[str, Any]:
+    """One pass over (up to ``limit`` batches of) a loader: what the baselines and the rebalanced AuC need.
+
+    Returns:
+        {"mean_ab": (2,) float32 pixel-weighted mean ab (Lab units), "counts": (Q,) float64 hard-quantised bin
+        counts (``color.bin_counts``), "images": number of images}
+    """
+    total = torch.zeros(2, dtype=torch.float64, device=device)
+    counts = torch.zeros(color.ab_bins().shape[0], dtype=torch.float64, device=device)
+    images = 0
+    for lab in lab_batches(loader, device, limit, "ab statistics"):
         total += lab[:, 1:].sum(dim=(0, 2, 3)).double()
-        count += lab.shape[0] * lab.shape[2] * lab.shape[3]
-    if count == 0:
+        counts += color.bin_counts(lab[:, 1:])
+        images += lab.shape[0]
+    if images == 0:
         raise ValueError("the loader yielded no images")
-    return (total / count).float()
+    return {"mean_ab": (total / counts.sum()).float().cpu(), "counts": counts.cpu(), "images": images}
+
+
+def baseline_constants(statistics: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """The three baselines' constant ab (2,), Lab units, from ``ab_statistics`` of a training split."""
+    return {
+        "baseline_grey": torch.zeros(2),
+        "baseline_mean_ab": statistics["mean_ab"].float(),
+        "baseline_mode_bin": color.ab_bins()[statistics["counts"].argmax()],
+    }
+
+
+class _Row:
+    """The metrics of one predictor over a dataset: colour metrics for all, bin-distribution metrics for
+    classifiers."""
+
+    def __init__(self, predict, classifier: bool, prior: torch.Tensor | None, device: torch.device) -> None:
+        self.predict = predict  # lab (B, 3, H, W) -> (lab_hat, logits or None)
+        self.metrics = colorization_metrics("", prior).to(device)
+        self.bin_metrics = classifier_metrics("").to(device) if classifier else None
+
+    def update(self, lab: torch.Tensor) -> None:
+        lab_hat, logits = self.predict(lab)
+        self.metrics.update(lab_hat, lab)
+        if self.bin_metrics is not None:
+            self.bin_metrics.update(logits, ab_at(lab[:, 1:], logits.shape[-2:]))
+
+    def result(self) -> dict[str, Any]:
+        values = {k: float(v) for k, v in self.metrics.compute().items()}
+        if self.bin_metrics is not None:
+            values |= {k: float(v) for k, v in self.bin_metrics.compute().items()}
+        hist = self.metrics["auc"].hist
+        return {
+            "metrics": values,
+            "rmse_per_image": self.metrics["rmse"].distribution().tolist(),
+            "pixel_error_cdf": (hist.cumsum(0)[:-1] / hist.sum()).tolist(),  # F(t), t = 0..150 Lab units
+        }
+
+
+def _model_predictor(model: LitColorizer):
+    def predict(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x_l, _ = color.normalize(lab)
+        out = model(x_l)
+        lab_hat = color.denormalize(x_l, model.objective.decode(out, x_l.shape[-2:]))
+        return lab_hat, out if isinstance(model.objective, Classification) else None
+
+    return predict
+
+
+def _constant_predictor(ab: torch.Tensor):
+    def predict(lab: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return torch.cat([lab[:, :1], ab.to(lab).view(1, 2, 1, 1).expand(lab.shape[0], 2, *lab.shape[2:])], 1), None
+
+    return predict
 
 
 @torch.no_grad()
-def evaluate_with_baseline(
-    model: LitColorizer, loader: Iterable, baseline_ab: torch.Tensor, limit: int | None = None
-) -> dict[str, dict[str, float]]:
-    """Metrics of ``model`` and of the constant ``baseline_ab`` (2,) Lab prediction on the same images.
+def evaluate(
+    models: Mapping[str, LitColorizer],
+    loader: Iterable,
+    baselines: Mapping[str, torch.Tensor],
+    prior: torch.Tensor | None = None,
+    limit: int | None = None,
+    device: torch.device | str = "cpu",
+) -> dict[str, dict[str, Any]]:
+    """Every model and every constant baseline on the same batches, in one pass over the loader.
+
+    Args:
+        models: name -> LitColorizer (moved to ``device`` and put in eval mode).
+        loader: batches in the colorlab batch contract.
+        baselines: name -> constant ab (2,), Lab units (``baseline_constants``).
+        prior: (Q,) bin prior for the class-rebalanced AuC (``auc_rebal``), the same for every row.
+        limit: evaluate the first ``limit`` batches only.
+        device: where models run and metrics accumulate.
 
     Returns:
-        {"model": {metric: value}, "constant_mean_ab": {metric: value}}
+        name -> {"metrics": {key: value}, "rmse_per_image": [...], "pixel_error_cdf": [F(0), ..., F(150)]}
     """
-    model.eval()
-    device = model.device
-    ours, const = colorization_metrics("").to(device), colorization_metrics("").to(device)
-    baseline_ab = baseline_ab.to(device).view(1, 2, 1, 1)
+    device = torch.device(device)
+    rows: dict[str, _Row] = {}
+    for name, model in models.items():
+        model.to(device).eval()
+        rows[name] = _Row(_model_predictor(model), isinstance(model.objective, Classification), prior, device)
+    for name, ab in baselines.items():
+        rows[name] = _Row(_constant_predictor(ab), False, prior, device)
     for lab in lab_batches(loader, device, limit, "evaluate"):
-        ours.update(model.colorize(color.normalize(lab)[0]), lab)
-        const.update(torch.cat([lab[:, :1], baseline_ab.expand(lab.shape[0], 2, *lab.shape[2:])], dim=1), lab)
-    return {
-        "model": {k: float(v) for k, v in ours.compute().items()},
-        "constant_mean_ab": {k: float(v) for k, v in const.compute().items()},
-    }
+        for row in rows.values():
+            row.update(lab)
+    return {name: row.result() for name, row in rows.items()}
+
+
+# ------------------------------------------------------------------------------ tables
+def _format(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub Markdown table (first column left-aligned, the rest right-aligned)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def results_markdown(results: Mapping[str, Mapping[str, Mapping[str, Any]]], notes: Mapping[str, str]) -> str:
+    """Markdown for ``{dataset: {predictor: result}}``: the summary of ``HEADLINE`` metrics, one table per
+    dataset (rows: checkpoints then baselines), each dataset headed by its note."""
+    parts = []
+    for dataset, rows in results.items():
+        keys = [k for k in HEADLINE if any(k in r["metrics"] for r in rows.values())]
+        keys += [k for k in ("accuracy", "ce") if any(k in r["metrics"] for r in rows.values())]
+        table = [[name] + [_format(r["metrics"].get(k)) for k in keys] for name, r in rows.items()]
+        parts.append(f"### {dataset}\n\n{notes.get(dataset, '')}\n\n"
+                     + markdown_table(["predictor"] + [METRIC_LABELS[k] for k in keys], table))  # fmt: skip
+    return "\n\n".join(parts) + "\n"
+
+
+def write_tables(
+    results: Mapping[str, Mapping[str, Mapping[str, Any]]], output: Path, meta: Mapping[str, Any]
+) -> dict[str, Path]:
+    """Write ``{dataset: {predictor: result}}`` as ``results.md``, ``results.csv`` (one row per predictor and
+    dataset, every metric a column) and ``results.json`` (everything, distributions and ``meta`` included)."""
+    output.mkdir(parents=True, exist_ok=True)
+    notes = {d: m.get("note", "") for d, m in meta.get("datasets", {}).items()}
+    paths = {"md": output / "results.md", "csv": output / "results.csv", "json": output / "results.json"}
+    paths["md"].write_text("# colorlab evaluate\n\n" + results_markdown(results, notes))
+    keys = list(dict.fromkeys(k for rows in results.values() for r in rows.values() for k in r["metrics"]))
+    with paths["csv"].open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["dataset", "predictor", *keys])
+        for dataset, rows in results.items():
+            for name, r in rows.items():
+                writer.writerow([dataset, name, *(repr(r["metrics"][k]) if k in r["metrics"] else "" for k in keys)])
+    paths["json"].write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    return paths

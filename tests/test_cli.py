@@ -42,7 +42,7 @@ def test_fit_writes_checkpoints_config_metrics_and_samples(trained):
     assert (run / "config.yaml").is_file() and (run / "checkpoints/last.ckpt").is_file()
     assert yaml.safe_load((run / "config.yaml").read_text())["model"]["net"]["init_args"]["width"] == 4
     metrics = (run / "metrics.csv").read_text().splitlines()[0].split(",")
-    assert {"train/loss", "val/ab_l1", "val/ab_l2", "val/psnr", "val/accuracy"} <= set(metrics)
+    assert {"train/loss", "val/ab_l1", "val/ab_mse", "val/psnr", "val/accuracy"} <= set(metrics)
     assert (run / "samples/latest.png").is_file()
 
 
@@ -134,13 +134,31 @@ def test_every_command_has_help(command, capsys):
     assert "--" in capsys.readouterr().out
 
 
-def test_demo_writes_grid_and_metrics_next_to_the_constant_predictor(tmp_path, capsys):
+def test_demo_reports_on_the_test_split_beside_the_three_baselines(tmp_path, capsys):
     results = cli_main(["demo", "--output", str(tmp_path), *FAST, "--trainer.max_steps", "-1",
-                        "--trainer.max_epochs", "1"])  # fmt: skip
+                        "--trainer.max_epochs", "1", "--data.init_args.test_size", "12"])  # fmt: skip
     run = Path(results["checkpoint"]).parents[1]
     assert (run / "demo_grid.png").is_file()
     saved = json.loads((run / "demo_metrics.json").read_text())
-    assert set(saved["model"]) >= {"ab_l1", "ab_l2", "psnr"} and set(saved["constant_mean_ab"]) >= {"ab_l1"}
-    # the constant is the training split's mean ab, so its L1 on the validation split is a real figure
-    assert 0 < saved["constant_mean_ab"]["ab_l1"] < 128 and len(saved["constant_mean_ab_value"]) == 2
-    assert "the constant predictor's" in capsys.readouterr().out
+    assert saved["split"] == "test" and saved["images"] == 12
+    rows = saved["results"]
+    assert set(rows) == {"model", "baseline_grey", "baseline_mean_ab", "baseline_mode_bin"}
+    assert {"ab_l1", "ab_mse", "psnr", "auc", "auc_rebal", "accuracy"} <= set(rows["model"]["metrics"])
+    assert len(rows["model"]["rmse_per_image"]) == 12  # every test image, none of val's 8
+    # the constants come from the training split, so their errors on the test split are real figures
+    assert rows["baseline_grey"]["metrics"]["ab_l1"] > rows["baseline_mean_ab"]["metrics"]["ab_l1"] > 0
+    assert saved["baselines"]["baseline_grey"] == [0.0, 0.0] and len(saved["baselines"]["baseline_mean_ab"]) == 2
+    assert "the constant mean-ab predictor's" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_demo_model_beats_every_baseline(tmp_path):
+    """A short demo run must learn: ab L1 and MSE on the test split below all three constant predictions."""
+    results = cli_main(["demo", "--output", str(tmp_path), *FAST, "--trainer.max_steps", "-1",
+                        "--trainer.max_epochs", "2", "--model.net.init_args.width", "8",
+                        "--data.init_args.train_size", "512", "--data.init_args.batch_size", "16",
+                        "--data.init_args.test_size", "64"])  # fmt: skip
+    rows = results["results"]
+    for baseline in ("baseline_grey", "baseline_mean_ab", "baseline_mode_bin"):
+        for key in ("ab_l1", "ab_mse"):
+            assert rows["model"]["metrics"][key] < rows[baseline]["metrics"][key], (baseline, key)
