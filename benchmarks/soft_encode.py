@@ -1,64 +1,70 @@
-"""Soft-encoding speed: colorlab's windowed exact k-NN (7x7 grid cells around each pixel) against the full
-search over all Q bins, side by side in one run, on a batch of 32 64x64 real-colour targets; both must
-give the same neighbours.
+"""Soft-encoding: colorlab's encoder (``color.soft_encode``: k nearest bins + Gaussian weights) against
+Zhang et al.'s reference method, ``sklearn.neighbors.NearestNeighbors`` (ball tree, as in their
+``NNEncode``) + the same Gaussian weights, on the same pixels: 8 real 64x64 photos = 32,768 pixels, k = 10.
+Also kd-tree and brute-force sklearn, the fraction of identical neighbour sets, and the int64 / dense
+memory the encoders hold per pixel.
 
-Run: .venv/bin/python benchmarks/soft_encode.py   (writes benchmarks/results/soft_encode.json)
+Run: .venv/bin/python benchmarks/soft_encode.py
 """
 
 from __future__ import annotations
 
 import json
-import time
+import sys
 from pathlib import Path
 
-import torch
+import numpy as np
+from sklearn.neighbors import NearestNeighbors
 
 from colorlab import color
-from colorlab.data import ScenesDataModule
 
-RESULT = Path(__file__).parent / "results" / "soft_encode.json"
-REPEATS = 5
+sys.path.insert(0, str(Path(__file__).parent))
+from common import best_time, sample_images  # noqa: E402
 
-
-def full_search(ab: torch.Tensor, k: int = color.SOFT_K, chunk: int = 16384) -> torch.Tensor:
-    """The straightforward method: distances from every pixel to every bin, then top-k."""
-    bins = color.ab_bins()
-    points = ab.permute(0, 2, 3, 1).reshape(-1, 2)
-    return torch.cat([(p[:, None] - bins[None]).pow(2).sum(-1).topk(k, 1, largest=False)[1] for p in points.split(chunk)])
+K, SIGMA = color.SOFT_K, color.SOFT_SIGMA
 
 
-def best_time(fn, *args) -> float:
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - start)
-    return min(times)
+def sklearn_encoder(algorithm: str):
+    """Zhang's reference: a fitted NearestNeighbors, then exp(-d^2 / 2 sigma^2) normalised per pixel."""
+    nn = NearestNeighbors(n_neighbors=K, algorithm=algorithm).fit(color.ab_bins().double().numpy())
+
+    def encode(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dist, idx = nn.kneighbors(points)
+        weight = np.exp(-(dist**2) / (2 * SIGMA**2))
+        return idx, weight / weight.sum(1, keepdims=True)
+
+    return encode
 
 
-def main() -> None:
-    dm = ScenesDataModule(train_size=32, batch_size=32)
-    dm.setup("fit")
-    ab = color.batch_to_lab(next(iter(dm.train_dataloader())))[:, 1:]  # (32, 2, 64, 64)
-    color.soft_encode(ab)  # build the tables outside the timing
-    windowed_idx = color.soft_encode(ab)[0].permute(0, 2, 3, 1).reshape(-1, color.SOFT_K)
-    same = torch.equal(windowed_idx.sort(1)[0], full_search(ab).sort(1)[0])
-    t_window, t_full = best_time(color.soft_encode, ab), best_time(full_search, ab)
-    result = {
-        "pixels": ab.shape[0] * ab.shape[2] * ab.shape[3],
-        "q": color.ab_bins().shape[0],
-        "k": color.SOFT_K,
-        "windowed_s": round(t_window, 4),
-        "full_search_s": round(t_full, 4),
-        "speedup": round(t_full / t_window, 2),
-        "same_neighbours": same,
-        "threads": torch.get_num_threads(),
+def run() -> dict:
+    ab = color.batch_to_lab({"rgb": sample_images(8)})[:, 1:].contiguous()  # (8, 2, 64, 64)
+    points = ab.permute(0, 2, 3, 1).reshape(-1, 2).double().numpy()
+    color.soft_encode(ab)  # build the candidate table outside the timing
+    t_ours = best_time(lambda: color.soft_encode(ab), repeats=10)
+    times = {}
+    for algorithm in ("ball_tree", "kd_tree", "brute"):
+        encode = sklearn_encoder(algorithm)
+        times[algorithm] = best_time(lambda: encode(points), repeats=3)
+    ref_idx, _ = sklearn_encoder("brute")(points)
+    dist_k1, _ = NearestNeighbors(n_neighbors=K + 1).fit(color.ab_bins().double().numpy()).kneighbors(points)
+    ours = color.soft_encode(ab)[0].permute(0, 2, 3, 1).reshape(-1, K).numpy()
+    same = (np.sort(ours, 1) == np.sort(ref_idx, 1)).all(1)
+    tied = np.isclose(dist_k1[:, K - 1], dist_k1[:, K], rtol=0, atol=1e-6)  # k-th and (k+1)-th bin equally near
+    return {
+        "soft_encode_speedup": round(times["ball_tree"] / t_ours, 1),
+        "soft_encode_identical_fraction": float(same.mean()),
+        "soft_encode": {
+            "pixels": len(points), "k": K, "q": color.ab_bins().shape[0],
+            "colorlab_ms": round(t_ours * 1e3, 2),
+            **{f"sklearn_{a}_ms": round(t * 1e3, 2) for a, t in times.items()},
+            **{f"speedup_vs_{a}": round(t / t_ours, 1) for a, t in times.items()},
+            "pixels_with_a_tie_at_the_kth_bin": int(tied.sum()),
+            "differing_sets_all_at_ties": bool(tied[~same].all()),
+            "bytes_per_pixel_returned": K * (8 + 4),  # int64 index + float32 weight
+            "bytes_per_pixel_dense_target": color.ab_bins().shape[0] * 4,
+        },
     }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"soft-encoding {result['pixels']} pixels: windowed {t_window * 1e3:.0f} ms, full search "
-          f"{t_full * 1e3:.0f} ms ({result['speedup']}x), same neighbours: {same}")
 
 
 if __name__ == "__main__":
-    main()
+    print(json.dumps(run(), indent=2))

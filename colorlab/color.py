@@ -99,6 +99,46 @@ def denormalize(x_l: torch.Tensor, y_ab: torch.Tensor) -> torch.Tensor:
     return torch.cat([x_l * L_SCALE, y_ab * AB_SCALE], dim=1)
 
 
+# kornia.color.rgb_to_lab's D65 reference white and the CIE f(t) = t^(1/3) above (6/29)^3, linear below
+_WHITE_D65 = (0.95047, 1.0, 1.08883)
+_F_THRESHOLD, _F_SLOPE, _F_OFFSET = 0.008856, 7.787, 4.0 / 29.0
+
+
+@functools.lru_cache(maxsize=4)
+def _rgb8_tables(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """kornia's sRGB decoding of the 256 levels, (256,) float32, and its RGB -> XYZ matrix with the reference
+    white divided out, (3, 3) float32."""
+    levels = (torch.arange(256, dtype=torch.float32) / 255.0).view(1, 256, 1).expand(3, 256, 1)
+    linear = kornia.color.rgb_to_linear_rgb(levels.contiguous())[0, :, 0]
+    xyz_of_rgb = kornia.color.rgb_to_xyz(torch.eye(3).view(3, 3, 1, 1))[:, :, 0, 0].T  # column j: XYZ of primary j
+    return linear.to(device), (xyz_of_rgb / torch.tensor(_WHITE_D65)[:, None]).to(device)
+
+
+def rgb8_to_lab(rgb8: torch.Tensor) -> torch.Tensor:
+    """8-bit sRGB -> CIE Lab (D65): ``rgb_to_lab(rgb8 / 255)`` to float32 rounding (tests hold it to kornia),
+    about 3x faster on a CPU: the sRGB decoding is a 256-entry table look-up and the cube root exp(log / 3).
+
+    Args:
+        rgb8: (B, 3, H, W) uint8.
+
+    Returns:
+        (B, 3, H, W) float32 Lab.
+    """
+    _check_image(rgb8, 3, "rgb8")
+    if rgb8.dtype != torch.uint8:
+        raise TypeError(f"rgb8 must be uint8, got {rgb8.dtype}")
+    linear, to_xyz = _rgb8_tables(rgb8.device)
+    with _no_autocast(rgb8):
+        xyz = torch.einsum("ij,bjhw->bihw", to_xyz, linear.take(rgb8.long()))  # (B, 3, H, W), white = 1
+        f = torch.where(
+            xyz > _F_THRESHOLD,
+            xyz.clamp(min=_F_THRESHOLD).log_().mul_(1 / 3).exp_(),
+            xyz * _F_SLOPE + _F_OFFSET,
+        )
+        fx, fy, fz = f.unbind(dim=1)
+        return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=1)
+
+
 def batch_to_lab(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Turn a DataModule batch into float32 Lab on the batch's device.
 
@@ -109,7 +149,7 @@ def batch_to_lab(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         rgb = batch["rgb"]
         if rgb.dtype != torch.uint8:
             raise TypeError(f"batch['rgb'] must be uint8 (B, 3, H, W), got {rgb.dtype}")
-        return rgb_to_lab(rgb.float() / 255.0)
+        return rgb8_to_lab(rgb)
     if "lab8" in batch:
         return lab8_to_lab(batch["lab8"])
     raise KeyError(f"a colorlab batch holds 'rgb' or 'lab8', got keys {sorted(batch)}")

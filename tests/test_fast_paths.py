@@ -112,3 +112,21 @@ def test_sparse_cross_entropy_in_bfloat16_keeps_the_dtype():
     reference.sum().backward()
     torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(logits.grad.float(), reference_logits.grad, rtol=2e-2, atol=2e-3)
+
+
+def test_rgb8_to_lab_equals_kornia_on_every_level_and_skimage_on_photos():
+    """The uint8 fast path against the float path (kornia) on all 256 levels of every channel (and mixes),
+    and against skimage, the outside reference, within 1e-3 Lab units."""
+    from skimage import color as skcolor
+
+    g = torch.Generator().manual_seed(4)
+    levels = torch.arange(256, dtype=torch.uint8)
+    rgb8 = torch.cat([
+        torch.stack([levels, levels.flip(0), levels.roll(77)]).view(1, 3, 16, 16),
+        torch.randint(0, 256, (1, 3, 16, 16), dtype=torch.uint8, generator=g),
+    ])
+    ours = color.rgb8_to_lab(rgb8)
+    torch.testing.assert_close(ours, color.rgb_to_lab(rgb8.float() / 255), rtol=0, atol=2e-4)
+    reference = skcolor.rgb2lab(rgb8.permute(0, 2, 3, 1).numpy())
+    assert np.abs(ours.permute(0, 2, 3, 1).double().numpy() - reference).max() < 1e-3
+    assert torch.equal(color.batch_to_lab({"rgb": rgb8}), ours)
