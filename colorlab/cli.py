@@ -18,14 +18,23 @@ from typing import Any
 import torch
 import yaml
 from jsonargparse import ArgumentParser
+from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from colorlab import color, infer, ops
 from colorlab.callbacks import SampleGrid, comparison_grid
 from colorlab.checkpoint import read as read_checkpoint
 from colorlab.data.base import ColorDataModule
-from colorlab.evaluate import ab_statistics, baseline_constants, evaluate, lab_batches, results_markdown
+from colorlab.evaluate import (
+    ab_statistics,
+    baseline_constants,
+    evaluate,
+    evaluate_datasets,
+    lab_batches,
+    results_markdown,
+)
 from colorlab.module import LitColorizer
 from colorlab.ops import AtomicCheckpointIO, NonFiniteLossGuard, RngState, RunRecord, quiet_known_warnings
 
@@ -55,7 +64,6 @@ class ColorlabCLI(LightningCLI):
             auto_configure_optimizers=False,  # the optimizer is LitColorizer(optimizer=...)
             trainer_defaults={
                 "callbacks": [SampleGrid(), infer.ColorizedWriter(), NonFiniteLossGuard(), RngState()],
-                "plugins": [AtomicCheckpointIO()],
             },
             args=args,
             **kwargs,
@@ -63,17 +71,25 @@ class ColorlabCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults({"checkpoint.monitor": "val/ab_l1", "checkpoint.mode": "min",
-                             "checkpoint.save_last": True, "checkpoint.filename": "best-{epoch}"})  # fmt: skip
+        # both write last.ckpt (no -v1 copies): it is always the newer of the two
+        parser.set_defaults({"checkpoint.monitor": "val/ab_l1", "checkpoint.mode": "min", "checkpoint.save_last": True,
+                             "checkpoint.filename": "best-{epoch}", "checkpoint.enable_version_counter": False})
         parser.add_lightning_class_args(ModelCheckpoint, "step_checkpoint")
         parser.set_defaults({"step_checkpoint.every_n_train_steps": 500, "step_checkpoint.save_top_k": 1,
-                             "step_checkpoint.save_last": True, "step_checkpoint.filename": "step-{step}"})  # fmt: skip
+                             "step_checkpoint.save_last": True, "step_checkpoint.filename": "{step}",
+                             "step_checkpoint.enable_version_counter": False})  # fmt: skip
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         config.trainer.logger = ops.configure_loggers(
             config.trainer.logger, config.trainer.default_root_dir or ".", config.get("config")
         )
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # not one the user chose
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
 
     def after_fit(self) -> None:
         ops.finish_wandb(self.trainer)
@@ -209,6 +225,95 @@ def demo_main(args: list[str]) -> dict[str, Any]:
     return saved
 
 
+# ------------------------------------------------------------------------------ evaluate
+EVALUATE_USAGE = """usage: python -m colorlab evaluate --ckpt_path A.ckpt [B.ckpt ...] --config X.yaml [--data.* ...] [--split val|test]
+                                [--name NAME] [--config Y.yaml ... ] [--output DIR] [--max_batches N]
+                                [--baseline_batches N] [--device auto|cpu|cuda]
+
+Evaluate checkpoints on one or more datasets, each beside the three constant baselines (grey, training mean ab,
+most frequent training bin), and write one table of checkpoints x datasets as results.md, results.csv and
+results.json under --output (default outputs/evaluate).
+
+Each --config starts a dataset: the experiment YAML's data: section, then the options after it up to the next
+--config: --data.* overrides (e.g. --data.root PATH, --data.init_args.batch_size 64), --split (default test; the
+Tiny ImageNet and Places modules have only val) and --name (default <config stem>/<split>).
+
+  --ckpt_path FILE [FILE ...]  checkpoints to evaluate (safe loading: weights only, trusted classes)
+  --output DIR                 where the tables go (default outputs/evaluate)
+  --max_batches N              evaluate the first N batches of each split only
+  --baseline_batches N         training batches the baselines are estimated from (default 100; 0 = all)
+  --device auto|cpu|cuda       default auto: cuda when available"""
+
+
+def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
+    """Split ``evaluate``'s arguments into its own options and one argument list per ``--config`` dataset."""
+    options: dict[str, Any] = {"ckpt_path": [], "output": "outputs/evaluate", "max_batches": None,
+                               "baseline_batches": 100, "device": "auto"}  # fmt: skip
+    datasets: list[list[str]] = []
+    i = 0
+    while i < len(args):
+        name, _, value = args[i].partition("=")
+        key = name[2:] if name.startswith("--") else None
+        if key == "ckpt_path":
+            values = [value] if value else []
+            while not value and i + 1 < len(args) and not args[i + 1].startswith("--"):
+                values.append(args[i + 1])
+                i += 1
+            options["ckpt_path"] += values
+        elif key in ("output", "max_batches", "baseline_batches", "device"):
+            if not value:
+                if i + 1 >= len(args):
+                    raise ValueError(f"evaluate: {name} needs a value")
+                value, i = args[i + 1], i + 1
+            options[key] = value
+        elif key == "config":
+            datasets.append([args[i]] if value else [args[i], *args[i + 1 : i + 2]])
+            i += 0 if value else 1
+        elif datasets:
+            datasets[-1].append(args[i])
+        else:
+            raise ValueError(f"evaluate: unexpected {args[i]!r} before the first --config (see --help)")
+        i += 1
+    for key in ("max_batches", "baseline_batches"):
+        if options[key] is not None:
+            try:
+                options[key] = int(options[key])
+            except ValueError:
+                raise ValueError(f"evaluate: --{key} must be an integer, got {options[key]!r}") from None
+    if options["device"] not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"evaluate: --device must be auto, cpu or cuda, got {options['device']!r}")
+    return options, datasets
+
+
+def evaluate_main(args: list[str]) -> dict[str, Any]:
+    if not args or any(a in ("-h", "--help") for a in args):
+        print(EVALUATE_USAGE)
+        return {}
+    options, groups = _evaluate_args(args)
+    if not options["ckpt_path"]:
+        raise ValueError("evaluate: give at least one checkpoint with --ckpt_path")
+    if not groups:
+        raise ValueError("evaluate: give at least one dataset with --config EXPERIMENT.yaml")
+    datasets = []
+    for group in groups:
+        parser = _experiment_data_parser("colorlab evaluate", "one evaluate dataset (see evaluate --help)")
+        parser.add_argument("--split", choices=["val", "test"], default="test")
+        parser.add_argument("--name", default=None)
+        cfg, datamodule = _datamodule_from(parser, group)
+        name = cfg.name or f"{Path(cfg.config).stem}/{cfg.split}"
+        if name in [d[0] for d in datasets]:
+            raise ValueError(f"evaluate: two datasets are named {name!r}; tell them apart with --name")
+        datasets.append((name, datamodule, cfg.split))
+    device = options["device"] if options["device"] != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    done = evaluate_datasets(
+        [Path(p) for p in options["ckpt_path"]], datasets, Path(options["output"]), torch.device(device),
+        options["max_batches"], options["baseline_batches"] or None,
+    )
+    print("\n" + done["paths"]["md"].read_text())
+    print("written: " + ", ".join(str(p) for p in done["paths"].values()))
+    return done
+
+
 # ------------------------------------------------------------------------------ shards
 def shards_main(args: list[str]) -> dict[str, int]:
     from colorlab.data.images import ImageDataModule
@@ -248,7 +353,8 @@ def colorize_main(args: list[str]) -> infer.Summary:
 
 COMMANDS: dict[str, tuple[Callable[[list[str]], Any], str]] = {
     "priors": (priors_main, "compute class-rebalancing priors over an experiment's training split"),
-    "demo": (demo_main, "train on the built-in procedural scenes and compare with a constant predictor"),
+    "demo": (demo_main, "train on the built-in procedural scenes, report beside three constant baselines"),
+    "evaluate": (evaluate_main, "checkpoints x datasets table beside the three baselines (Markdown, CSV, JSON)"),
     "shards": (shards_main, "convert a dataset into LitData shards for streaming"),
     "colorize": (colorize_main, "colorize photos, folders and videos at full resolution with a checkpoint"),
 }
