@@ -249,7 +249,7 @@ def _class_config(factory: Any) -> dict[str, Any] | None:
     if isinstance(factory, Objective):
         cls, init_args = type(factory), dict(factory.init_args)
     elif isinstance(factory, functools.partial) and isinstance(factory.func, type) and not factory.args:
-        cls, init_args = factory.func, {}
+        cls, init_args = factory.func, dict(factory.keywords)
     elif isinstance(factory, type):
         cls, init_args = factory, {}
     else:
