@@ -2,8 +2,10 @@
 class names checked against colorlab's allow-list before anything is imported."""
 
 import functools
+import http.server
 import os
 import sys
+import threading
 from pathlib import Path
 
 import lightning as L
@@ -77,15 +79,21 @@ def test_a_pickle_that_runs_code_is_refused_without_running(malicious, monkeypat
     assert not marker.exists()
 
 
-def test_fit_resuming_from_last_loads_weights_only(malicious, tmp_path, monkeypatch):
-    """``--ckpt_path last`` is resolved by the trainer, which loads the file itself: with weights_only."""
+def test_the_trainer_loads_a_checkpoint_url_weights_only(malicious, tmp_path, monkeypatch):
+    """A ``--ckpt_path`` that is not a local file (a URL) is loaded by the trainer alone, and Lightning's
+    default for http URLs is full unpickling: colorlab passes weights_only=True."""
     path, marker = malicious
-    (tmp_path / "run/checkpoints").mkdir(parents=True)
-    path.rename(tmp_path / "run/checkpoints/last.ckpt")
-    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
-    with pytest.raises(Exception, match="Weights only load failed"):
-        cli_main(["fit", "--config", str(ROOT / "experiments/demo.yaml"), *FAST,
-                  "--trainer.default_root_dir", str(tmp_path / "run"), "--ckpt_path", "last"])  # fmt: skip
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))  # where torch.hub caches the download
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(path.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(Exception, match="Weights only load failed"):
+            cli_main(["fit", "--config", str(ROOT / "experiments/demo.yaml"), *FAST,
+                      "--trainer.default_root_dir", str(tmp_path / "run"),
+                      "--ckpt_path", f"http://127.0.0.1:{server.server_address[1]}/{path.name}"])  # fmt: skip
+    finally:
+        server.shutdown()
     assert not marker.exists()
 
 
