@@ -195,3 +195,69 @@ def write_tables(
                 writer.writerow([dataset, name, *(repr(r["metrics"][k]) if k in r["metrics"] else "" for k in keys)])
     paths["json"].write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     return paths
+
+
+# ------------------------------------------------------------------------------ checkpoints x datasets
+def checkpoint_names(paths: list[Path]) -> list[str]:
+    """Short distinct names for checkpoint files: the file stem, with as many parent folders as it takes to
+    tell them apart (``version_0/best-epoch=2``); ``checkpoints`` and ``lightning_logs`` folders are left out."""
+    parts = [[p for p in Path(path).with_suffix("").parts if p not in ("checkpoints", "lightning_logs")] for path in paths]
+    for depth in range(1, max((len(p) for p in parts), default=1) + 1):
+        names = ["/".join(p[-depth:]) for p in parts]
+        if len(set(names)) == len(names):
+            return names
+    raise ValueError(f"the same checkpoint was given twice: {[str(p) for p in paths]}")
+
+
+def evaluate_datasets(
+    checkpoints: list[Path],
+    datasets: list[tuple[str, Any, str]],
+    output: Path,
+    device: torch.device | str = "cpu",
+    max_batches: int | None = None,
+    baseline_batches: int | None = 100,
+) -> dict[str, Any]:
+    """The ``evaluate`` command: every checkpoint and the three baselines on every dataset.
+
+    Args:
+        checkpoints: ``.ckpt`` files (loaded with ``LitColorizer.load_from_checkpoint``, which reads them safely).
+        datasets: (name, DataModule, split) triples, split "val" or "test".
+        output: folder for results.md / .csv / .json.
+        device: where models run.
+        max_batches: evaluate the first batches of each split only.
+        baseline_batches: training batches (shuffled, so a random sample) the baselines' constants and the
+            rebalanced AuC's prior are estimated from; None = the whole training split.
+
+    Returns:
+        {"results": {dataset: {predictor: result}}, "meta": {...}, "paths": {"md", "csv", "json"}}
+    """
+    for path in checkpoints:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"checkpoint not found: {path}")
+    models = {name: LitColorizer.load_from_checkpoint(path, map_location="cpu")
+              for name, path in zip(checkpoint_names(checkpoints), checkpoints)}  # fmt: skip
+    results: dict[str, Any] = {}
+    meta: dict[str, Any] = {"checkpoints": {n: str(p) for n, p in zip(models, checkpoints)}, "datasets": {}}
+    for name, datamodule, split in datasets:
+        if split not in ("val", "test"):
+            raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        if split == "test" and datamodule.test_set is None:
+            datamodule.setup("test")
+        evaluated = datamodule.test_set if split == "test" else datamodule.val_set
+        if evaluated is None:
+            raise ValueError(f"{name}: {type(datamodule).__name__} has no {split} split (try --split val)")
+        statistics = ab_statistics(datamodule.train_dataloader(), device, baseline_batches)
+        baselines = baseline_constants(statistics)
+        loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
+        results[name] = evaluate(models, loader, baselines, color.smooth_prior(statistics["counts"]), max_batches, device)
+        images = len(results[name][BASELINES[0]]["rmse_per_image"])
+        meta["datasets"][name] = {
+            "datamodule": type(datamodule).__name__, "root": str(getattr(datamodule, "root", None)), "split": split,
+            "images": images, "baseline_images": statistics["images"],
+            "baselines": {k: v.tolist() for k, v in baselines.items()},
+            "note": f"{type(datamodule).__name__} {split} split, {images} images; baselines and the rebalanced "
+                    f"AuC's prior from {statistics['images']} training images.",
+        }  # fmt: skip
+    return {"results": results, "meta": meta, "paths": write_tables(results, Path(output), meta)}

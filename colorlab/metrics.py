@@ -25,6 +25,25 @@ PA_THRESHOLD = 5.0  # Lab units; the SRM review leaves it "user-defined": half o
 PSNR_MSE_FLOOR = (1.0 / 255.0) ** 2 / 12.0
 
 
+_recent: dict[str, list[tuple[torch.Tensor, int, torch.Tensor]]] = {}
+
+
+def _shared(fn, x: torch.Tensor) -> torch.Tensor:
+    """``fn(x)``, reusing the result for the same unmodified tensor: one update of a collection converts
+    lab_hat and lab to sRGB once for PSNR, SSIM and the three colourfulness metrics, not five times each."""
+    recent = _recent.setdefault(fn.__name__, [])
+    for seen, version, result in recent:
+        if seen is x and seen._version == version:
+            return result
+    result = fn(x)
+    recent[:] = [(x, x._version, result), *recent][:2]  # the last update's prediction and truth
+    return result
+
+
+def _srgb(lab: torch.Tensor) -> torch.Tensor:
+    return _shared(color.lab_to_rgb, lab)
+
+
 def _check_pair(x_hat: torch.Tensor, x: torch.Tensor, names: str) -> None:
     if x_hat.shape != x.shape:
         raise ValueError(f"{names} must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
@@ -137,7 +156,7 @@ class PSNR(_Mean):
     higher_is_better = True
 
     def update(self, lab_hat: torch.Tensor, lab: torch.Tensor) -> None:
-        self._add(psnr(color.lab_to_rgb(lab_hat), color.lab_to_rgb(lab)).sum(), lab.shape[0])
+        self._add(psnr(_srgb(lab_hat), _srgb(lab)).sum(), lab.shape[0])
 
 
 class SSIM(StructuralSimilarityIndexMeasure):
@@ -148,7 +167,7 @@ class SSIM(StructuralSimilarityIndexMeasure):
         super().__init__(data_range=1.0, **kwargs)
 
     def update(self, lab_hat: torch.Tensor, lab: torch.Tensor) -> None:
-        super().update(color.lab_to_rgb(lab_hat), color.lab_to_rgb(lab))
+        super().update(_srgb(lab_hat), _srgb(lab))
 
 
 def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
@@ -186,8 +205,8 @@ class Colorfulness(Metric):
             self.add_state(name, torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, lab_hat: torch.Tensor, lab: torch.Tensor) -> None:
-        self.pred += colorfulness(color.lab_to_rgb(lab_hat)).sum()
-        self.true += colorfulness(color.lab_to_rgb(lab)).sum()
+        self.pred += _shared(colorfulness, _srgb(lab_hat)).sum()
+        self.true += _shared(colorfulness, _srgb(lab)).sum()
         self.count += lab.shape[0]
 
     def compute(self) -> torch.Tensor:

@@ -1,5 +1,9 @@
 """Evaluation helpers against outside references (skimage Lab, sklearn nearest bins, numpy)."""
 
+import csv
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +12,7 @@ from sklearn.metrics import mean_absolute_error
 from sklearn.neighbors import NearestNeighbors
 
 from colorlab import color
+from colorlab.cli import cli_main
 from colorlab.evaluate import ab_statistics, baseline_constants, evaluate
 
 
@@ -50,3 +55,88 @@ def test_baselines_are_scored_by_the_metric_code_on_the_same_images(rgb_loader):
         expected = mean_absolute_error(ab, np.broadcast_to(constant.numpy(), ab.shape))
         assert rows[name]["metrics"]["ab_l1"] == pytest.approx(expected, abs=0.02), name
         assert len(rows[name]["rmse_per_image"]) == 6 and len(rows[name]["pixel_error_cdf"]) == 151
+
+
+# ------------------------------------------------------------------------------ the command, end to end
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ["--data.init_args.train_size", "32", "--data.init_args.val_size", "8", "--data.init_args.test_size", "8",
+        "--data.init_args.batch_size", "8"]  # fmt: skip
+FAST = [
+    "--trainer.max_steps", "4", "--trainer.limit_val_batches", "1", "--trainer.num_sanity_val_steps", "0",
+    "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+    "--trainer.log_every_n_steps", "1", "--model.net.init_args.width", "4", *DATA,
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two tiny runs trained through the CLI: the demo classifier and an MSE regression U-Net."""
+    tmp = tmp_path_factory.mktemp("runs")
+    classifier = cli_main(["fit", "--config", str(ROOT / "experiments/demo.yaml"), *FAST,
+                           "--trainer.default_root_dir", str(tmp / "cls")])  # fmt: skip
+    regression = cli_main(["fit", "--config", str(ROOT / "experiments/demo.yaml"), *FAST,
+                           "--model.objective", "colorlab.objectives.Regression",
+                           "--trainer.default_root_dir", str(tmp / "reg")])  # fmt: skip
+    return [Path(classifier.trainer.log_dir), Path(regression.trainer.log_dir)]
+
+
+def _logged(run: Path) -> dict[str, float]:
+    """The last validation row of a run's metrics.csv (Lightning's CSVLogger)."""
+    with (run / "metrics.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r.get("val/ab_l1")]
+    return {k[4:]: float(v) for k, v in rows[-1].items() if k.startswith("val/") and v}
+
+
+@pytest.mark.slow
+def test_evaluate_command_writes_tables_equal_to_the_logged_metrics(runs, tmp_path, capsys):
+    ckpts = [str(run / "checkpoints/last.ckpt") for run in runs]
+    out = tmp_path / "eval"
+    done = cli_main(["evaluate", "--ckpt_path", *ckpts, "--output", str(out), "--device", "cpu",
+                     "--config", str(ROOT / "experiments/demo.yaml"), *DATA, "--split", "val",
+                     "--config", str(ROOT / "experiments/demo.yaml"), *DATA, "--name", "scenes test"])  # fmt: skip
+    names = ["cls/version_0/last", "reg/version_0/last"]
+    assert list(done["meta"]["checkpoints"]) == names
+    saved = json.loads((out / "results.json").read_text())
+    assert list(saved["results"]) == ["demo/val", "scenes test"]
+    assert saved["meta"]["datasets"]["scenes test"]["split"] == "test"
+    for dataset in saved["results"].values():
+        assert list(dataset) == [*names, "baseline_grey", "baseline_mean_ab", "baseline_mode_bin"]
+    # the val figures are those training logged for the same checkpoint on the same 8 images
+    for name, run in zip(names, runs):
+        logged = _logged(run)
+        got = saved["results"]["demo/val"][name]["metrics"]
+        for key in ("ab_l1", "ab_mse", "psnr", "ssim", "bin_acc", "auc", "pa", "colorfulness_ratio", "rmse"):
+            assert got[key] == pytest.approx(logged[key], rel=1e-4, abs=1e-6), (name, key)
+    assert "accuracy" in saved["results"]["demo/val"][names[0]]["metrics"]
+    assert "accuracy" not in saved["results"]["demo/val"][names[1]]["metrics"]
+    # CSV: one row per (dataset, predictor), the same values as the JSON
+    with (out / "results.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * 5
+    for row in rows:
+        assert float(row["ab_l1"]) == saved["results"][row["dataset"]][row["predictor"]]["metrics"]["ab_l1"]
+    # Markdown: every predictor's row, with the JSON's ab L1 at 4 significant digits
+    md = (out / "results.md").read_text()
+    for dataset, rows_ in saved["results"].items():
+        section = md.split(f"### {dataset}")[1].split("###")[0]
+        for name, result in rows_.items():
+            line = next(l for l in section.splitlines() if l.startswith(f"| {name} |"))
+            assert line.split(" | ")[1] == f"{result['metrics']['ab_l1']:.4g}"
+    assert "baseline_mode_bin" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--config", "experiments/demo.yaml"], "--ckpt_path"),
+        (["--ckpt_path", "no/such.ckpt"], "--config"),
+        (["--ckpt_path", "no/such.ckpt", "--config", "experiments/demo.yaml"], "no/such.ckpt"),
+        (["--ckpt_path", "a.ckpt", "--device", "tpu", "--config", "experiments/demo.yaml"], "tpu"),
+        (["--ckpt_path", "a.ckpt", "--max_batches", "many", "--config", "experiments/demo.yaml"], "many"),
+        (["stray", "--config", "experiments/demo.yaml"], "stray"),
+    ],
+)
+def test_evaluate_mistakes_name_what_was_received(args, message, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        cli_main(["evaluate", *args])
