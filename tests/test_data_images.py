@@ -12,21 +12,11 @@ import torch
 from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
 from PIL import Image
 
-from colorlab.data.images import (
-    EpochSampler,
-    FileListDataset,
-    Layout,
-    LayoutError,
-    Transform,
-    UnreadableImageError,
-    chroma_spread,
-    find_layout,
-    item_rng,
-    open_rgb,
-    resize_shorter,
-    stratified_split,
-    to_rgb,
-)
+from colorlab.data.datasets import FileListDataset, UnreadableImageError
+from colorlab.data.decoding import chroma_spread, open_rgb, resize_shorter, to_rgb
+from colorlab.data.layout import Layout, LayoutError, find_layout, stratified_split
+from colorlab.data.samplers import EpochSampler
+from colorlab.data.transforms import Transform, item_rng
 
 
 def _rgb(path) -> np.ndarray:

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from colorlab.data import AnimalsDataModule, FruitDataModule
-from colorlab.data.images import LayoutError
+from colorlab.data.layout import LayoutError
 
 
 def _names(dataset) -> list[str]:

@@ -11,7 +11,7 @@ from skimage.color import lab2rgb, rgb2lab
 
 from colorlab.color import batch_to_lab, lab_to_rgb
 from colorlab.data import KaggleNpyDataModule
-from colorlab.data.images import LayoutError
+from colorlab.data.layout import LayoutError
 
 
 def _all_items(dataset) -> dict[str, torch.Tensor]:

@@ -11,7 +11,7 @@ import data_fixtures as fx
 import pytest
 
 from colorlab.data import PlacesDataModule
-from colorlab.data.images import LayoutError
+from colorlab.data.layout import LayoutError
 
 
 def _setup(root, **kwargs) -> PlacesDataModule:

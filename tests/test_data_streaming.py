@@ -11,7 +11,7 @@ import torch
 
 from colorlab.cli import cli_main
 from colorlab.data import KaggleNpyDataModule, StreamingDataModule, TinyImageNetDataModule, convert_to_shards
-from colorlab.data.images import LayoutError
+from colorlab.data.layout import LayoutError
 
 
 def _convert_tiny(tmp_path):

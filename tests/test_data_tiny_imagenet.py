@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from colorlab.data import TinyImageNetDataModule
-from colorlab.data.images import LayoutError
+from colorlab.data.layout import LayoutError
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny-imagenet-200"
 

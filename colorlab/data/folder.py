@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from colorlab.data.images import ImageFilesDataModule, Layout, find_layout, list_images, stratified_split
+from colorlab.data.images import ImageFilesDataModule
+from colorlab.data.layout import Layout, find_layout, list_images, stratified_split
 
 
 class FolderDataModule(ImageFilesDataModule):

@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from colorlab.data.images import ImageDataModule, ImageDataset, Layout, LayoutError, find_layout
+from colorlab.data.datasets import ImageDataset
+from colorlab.data.images import ImageDataModule
+from colorlab.data.layout import Layout, LayoutError, find_layout
 
 LAYOUT = Layout(
     "image-colorization",

@@ -27,14 +27,8 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from colorlab.data.images import (
-    ImageFilesDataModule,
-    Layout,
-    LayoutError,
-    find_layout,
-    list_images,
-    stratified_split,
-)
+from colorlab.data.images import ImageFilesDataModule
+from colorlab.data.layout import Layout, LayoutError, find_layout, list_images, stratified_split
 
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train / val / test of merged sets (Georgia Tech report)
 

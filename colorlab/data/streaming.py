@@ -34,7 +34,11 @@ from litdata.streaming.writer import BinaryWriter
 from PIL import Image
 from tqdm.auto import tqdm
 
-from colorlab.data.images import ImageDataModule, ImageDataset, LayoutError, Transform, item_rng, open_rgb
+from colorlab.data.datasets import ImageDataset
+from colorlab.data.decoding import open_rgb
+from colorlab.data.images import ImageDataModule
+from colorlab.data.layout import LayoutError
+from colorlab.data.transforms import Transform, item_rng
 
 BLOCK = 1024  # items encoded per thread-pool round: bounds memory whatever the dataset size
 

@@ -13,7 +13,8 @@ from training with ``min_chroma``.
 
 from __future__ import annotations
 
-from colorlab.data.images import ImageFilesDataModule, Layout, find_layout, list_images
+from colorlab.data.images import ImageFilesDataModule
+from colorlab.data.layout import Layout, find_layout, list_images
 
 LAYOUT = Layout(
     "tiny-imagenet-200",
