@@ -24,7 +24,7 @@ demo: install  ## train on the built-in procedural scenes (~3 min on 2 CPU cores
 test: install  ## run the test suite
 	$(PY) -m pytest -n $(JOBS) -q
 
-bench: install  ## run the benchmarks and write results under benchmarks/results/
+bench: install  ## benchmarks against what users would otherwise run -> benchmarks/results.json + results.md
 	$(PY) benchmarks/run.py
 
 lint: install  ## ruff

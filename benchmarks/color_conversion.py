@@ -12,13 +12,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from skimage import color as skcolor
 
 from colorlab import color
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_time, sample_images  # noqa: E402
+from common import best_time, sample_images
 
 BATCH = 64
 

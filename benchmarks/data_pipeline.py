@@ -14,7 +14,6 @@ Run: .venv/bin/python benchmarks/data_pipeline.py
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -29,10 +28,10 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from colorlab import color
-from colorlab.data import KaggleNpyDataModule, TinyImageNetDataModule
+from colorlab.data import TinyImageNetDataModule
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import TINY_IMAGENET  # noqa: E402
+from common import TINY_IMAGENET
 
 BATCH = 64
 BATCHES = 40  # timed batches per pipeline and worker count, after one warm-up batch
@@ -77,7 +76,7 @@ def colorlab_rate(root: Path, workers: int) -> float:
     dm.setup("fit")
 
     def ready(batch: dict) -> int:
-        x_l, y_ab = color.normalize(color.batch_to_lab(batch))
+        x_l, _ = color.normalize(color.batch_to_lab(batch))
         return x_l.shape[0]
 
     return rate(dm.train_dataloader(), ready)

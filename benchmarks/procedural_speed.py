@@ -1,16 +1,13 @@
 """Procedural-scenes throughput: 64x64 images/s through the DataLoader path (num_workers=0, batch 64) on
 one core, the way ``ScenesDataModule`` feeds training.
 
-Run: .venv/bin/python benchmarks/procedural_speed.py   (writes benchmarks/results/procedural_speed.json)
+Run: .venv/bin/python benchmarks/procedural_speed.py
 """
 
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
@@ -21,7 +18,6 @@ IMAGE_SIZE = 64
 BATCH_SIZE = 64
 N_IMAGES = 16384  # 256 batches, about 2-5 s
 REPEATS = 3  # report the best pass: on a shared machine the best is the least disturbed
-RESULT = Path(__file__).parent / "results" / "procedural_speed.json"
 
 
 def images_per_second(loader: DataLoader) -> tuple[float, float]:
@@ -31,7 +27,7 @@ def images_per_second(loader: DataLoader) -> tuple[float, float]:
     return n / (time.perf_counter() - wall), n / (time.process_time() - cpu)
 
 
-def main() -> None:
+def run() -> dict:
     dataset = ProceduralScenes(N_IMAGES, seed=0, size=IMAGE_SIZE)
     loader = DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True, num_workers=0)
     next(iter(loader))  # build the texture tiles outside the timing
@@ -41,26 +37,13 @@ def main() -> None:
         rates = [images_per_second(loader) for _ in range(REPEATS)]
     finally:
         torch.set_num_threads(threads)
-    result = {
+    return {"procedural_scenes": {
         "images_per_s": round(max(wall for wall, _ in rates)),
         "images_per_cpu_s": round(max(cpu for _, cpu in rates)),  # what one dedicated core would do
         "passes_images_per_s": [round(wall) for wall, _ in rates],
-        "load_average_1min": round(os.getloadavg()[0], 2),  # other work on the machine meanwhile
-        "image_size": IMAGE_SIZE,
-        "batch_size": BATCH_SIZE,
-        "images_per_pass": N_IMAGES,
-        "threads": 1,
-        "num_workers": 0,
-        "torch": torch.__version__,
-        "machine": f"{platform.processor() or platform.machine()}, {platform.system()}",
-    }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
-    print(
-        f"procedural scenes {IMAGE_SIZE}x{IMAGE_SIZE}: {result['images_per_s']} images/s on one core "
-        f"({result['images_per_cpu_s']} per CPU second, load average {result['load_average_1min']})"
-    )
+        "image_size": IMAGE_SIZE, "batch_size": BATCH_SIZE, "images_per_pass": N_IMAGES, "num_workers": 0,
+    }}
 
 
 if __name__ == "__main__":
-    main()
+    print(json.dumps(run(), indent=2))

@@ -1,17 +1,101 @@
-"""``make bench``: run every benchmark script in this folder; each prints its figures and writes
-``benchmarks/results/<name>.json``. Run one alone with ``.venv/bin/python benchmarks/<name>.py``."""
+"""``make bench``: run the benchmarks, each measuring colorlab against what users would otherwise run, side by
+side in one process run, and write ``benchmarks/results.json`` and ``benchmarks/results.md``.
+
+    .venv/bin/python benchmarks/run.py                          # all of them (a few minutes on 2 idle cores)
+    .venv/bin/python benchmarks/run.py soft_encode loss_memory  # some; the others' figures are kept
+
+Each benchmark is a script here with a ``run() -> dict``; run one alone with ``.venv/bin/python benchmarks/<name>.py``.
+The benchmark process runs PyTorch on one thread (``torch.set_num_threads(1)``, data workers are processes):
+on a machine shared with other work, two intra-op threads on two cores wait on each other (several times
+slower, and erratic), and one thread gives both sides of each ratio the same footing.
+"""
 
 from __future__ import annotations
 
-import runpy
+import importlib
+import json
 import sys
+import time
 from pathlib import Path
 
+import torch
+
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from common import machine
+
+BENCHMARKS = ["color_conversion", "soft_encode", "loss_memory", "data_pipeline", "procedural_speed",
+              "training_step", "demo_speed"]
+RESULTS_JSON, RESULTS_MD = HERE / "results.json", HERE / "results.md"
+NO_GPU = "skipped: no GPU on this machine (the device tool lent none to this task)"
+
+# headline key -> (what it is, target, does the measured value meet it)
+TARGETS = {
+    "data_pipeline_speedup": (
+        ("Tiny ImageNet DataModule to a training-ready (L, ab) batch vs ImageFolder + per-image skimage, "
+        "best worker count"), ">= 3x", lambda v, r: v >= 3),
+    "lab_max_error": ("device-side Lab vs skimage.color.rgb2lab, Lab units", "<= 1e-3", lambda v, r: v <= 1e-3),
+    "soft_encode_speedup": (
+        ("soft-encoding vs sklearn NearestNeighbors (ball tree, Zhang's reference), 32,768 px, k = 10, "
+        "one thread each"), ">= 50x", lambda v, r: v >= 50),
+    "soft_encode_identical_fraction": ("pixels with the same neighbour set as sklearn", "1.0", lambda v, r: v == 1.0),
+    "lightning_overhead": ("LitColorizer under Lightning / hand-written loop, worst architecture", "<= 1.05",
+                           lambda v, r: v <= 1.05),
+    "cls_loss_peak_mb": (
+        ("peak extra memory of soft-encoding + loss forward + backward (MB, batch 4; dense_target_mb = the "
+        "logits' size)"), "<= 1.5 x dense_target_mb", lambda v, r: v <= 1.5 * r["dense_target_mb"]),
+    "dense_target_mb": ("a dense float32 (B, Q, H, W) target = the logits' size (MB, U-Net 256 px, batch 4)",
+                        "reference", None),
+}
+
+
+def markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [
+        "# colorlab benchmarks",
+        "",
+        "Written by `make bench` (`.venv/bin/python benchmarks/run.py`); every ratio is measured side by side in",
+        "one run on the machine below. Reproduce one part with `.venv/bin/python benchmarks/run.py NAME`",
+        f"(NAME in {', '.join(BENCHMARKS)}); each script's docstring says exactly what it compares.",
+        "",
+        f"Machine: {m['cores']} cores, {m['cpu_model']}, torch {m['torch_version']}, GPU: {m['gpu']};",
+        f"load average {m['load_average_1min']} when it finished (the machine was shared with other work: absolute",
+        "figures are lower than on an idle machine, ratios compare both sides under the same load). PyTorch ran on",
+        "one thread in the benchmark process.",
+        "",
+        "| figure | value | target | met |",
+        "|---|---|---|---|",
+    ]
+    for key, (what, target, check) in TARGETS.items():
+        if key in results:
+            met = "" if check is None else ("yes" if check(results[key], results) else "**no**")
+            lines.append(f"| `{key}`: {what} | {results[key]} | {target} | {met} |")
+    lines += ["", f"GPU: {results['gpu']}", ""]
+    for key, value in results.items():
+        if isinstance(value, dict) and key != "machine":
+            lines += [f"## {key}", "", "```json", json.dumps(value, indent=2), "```", ""]
+    return "\n".join(lines)
+
+
+def main(chosen: list[str]) -> None:
+    unknown = sorted(set(chosen) - set(BENCHMARKS))
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    torch.set_num_threads(1)
+    results = json.loads(RESULTS_JSON.read_text()) if chosen and RESULTS_JSON.is_file() else {}
+    for name in chosen or BENCHMARKS:
+        print(f"== {name}", flush=True)
+        start = time.perf_counter()
+        figures = importlib.import_module(name).run()
+        print(json.dumps(figures, indent=2), f"({time.perf_counter() - start:.0f} s)", flush=True)
+        results.update(figures)
+    results["gpu"] = "measured" if torch.cuda.is_available() else NO_GPU
+    results["machine"] = machine()
+    ordered = {k: results[k] for k in TARGETS if k in results} | results
+    RESULTS_JSON.write_text(json.dumps(ordered, indent=2) + "\n")
+    RESULTS_MD.write_text(markdown(ordered))
+    print(f"wrote {RESULTS_JSON} and {RESULTS_MD}")
+
 
 if __name__ == "__main__":
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name != "run.py")
-    chosen = [p for p in scripts if not sys.argv[1:] or p.stem in sys.argv[1:]]
-    for script in chosen:
-        print(f"== {script.stem}", flush=True)
-        runpy.run_path(str(script), run_name="__main__")
+    main(sys.argv[1:])

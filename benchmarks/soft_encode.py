@@ -19,7 +19,7 @@ from sklearn.neighbors import NearestNeighbors
 from colorlab import color
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_time, sample_images  # noqa: E402
+from common import best_time, sample_images
 
 K, SIGMA = color.SOFT_K, color.SOFT_SIGMA
 
@@ -44,7 +44,7 @@ def run() -> dict:
     times = {}
     for algorithm in ("ball_tree", "kd_tree", "brute"):
         encode = sklearn_encoder(algorithm)
-        times[algorithm] = best_time(lambda: encode(points), repeats=3)
+        times[algorithm] = best_time(lambda encode=encode: encode(points), repeats=3)
     ref_idx, _ = sklearn_encoder("brute")(points)
     dist_k1, _ = NearestNeighbors(n_neighbors=K + 1).fit(color.ab_bins().double().numpy()).kneighbors(points)
     ours = color.soft_encode(ab)[0].permute(0, 2, 3, 1).reshape(-1, K).numpy()
