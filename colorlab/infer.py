@@ -408,7 +408,7 @@ def colorize(
         if destination.exists() and not overwrite:
             summary.existing.append(destination)
         elif video:
-            from colorlab.video import colorize_video  # PyAV is imported only for videos
+            from colorlab.video import colorize_video  # colorlab.video builds on this module
 
             try:
                 colorize_video(colorizer, source, destination, temporal_smoothing)
