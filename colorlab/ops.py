@@ -113,29 +113,41 @@ class NonFiniteLossError(ValueError):
 
 
 class NonFiniteLossGuard(L.Callback):
-    """Stops training at the first non-finite loss, before its backward pass and optimizer step, so the
-    weights and every checkpoint on disk stay those of the last good step. Under DDP the decision is taken
-    jointly (any rank's NaN stops all ranks at the same step)."""
+    """Stops training at the first non-finite loss (checked before its backward pass and optimizer step) or
+    non-finite weights (checked after the step, before Lightning's checkpoint callbacks, which always run
+    last), so no checkpoint on disk is overwritten by a diverged state. Under DDP the decision is joint: any
+    rank's NaN stops all ranks at the same step."""
 
     def on_before_backward(self, trainer: L.Trainer, pl_module: L.LightningModule, loss: torch.Tensor) -> None:
-        finite = bool(torch.isfinite(loss.detach()).all())
-        if trainer.strategy.reduce_boolean_decision(finite, all=True):
-            return
+        if not self._all_finite(trainer, [loss.detach()]):
+            self._stop(trainer, pl_module, f"train/loss is {loss.item()}")
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        if not self._all_finite(trainer, [p.detach() for p in pl_module.parameters()]):
+            self._stop(trainer, pl_module, "the weights are non-finite after this step's update")
+
+    @staticmethod
+    def _all_finite(trainer: L.Trainer, tensors: list[torch.Tensor]) -> bool:
+        finite = bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+        return trainer.strategy.reduce_boolean_decision(finite, all=True)
+
+    @staticmethod
+    def _stop(trainer: L.Trainer, pl_module: L.LightningModule, what: str) -> None:
         weights_ok = all(bool(torch.isfinite(p).all()) for p in pl_module.parameters())
         lrs = sorted({g["lr"] for opt in trainer.optimizers for g in opt.param_groups})
-        if not weights_ok:
-            cause = (f"the weights became non-finite in the previous update: the learning rate ({lrs}) is too "
-                     f"high for this model (lower --model.optimizer.init_args.lr or set --trainer.gradient_clip_val)")  # fmt: skip
-        elif "16" in str(trainer.precision) and "bf16" not in str(trainer.precision):
+        if "16" in str(trainer.precision) and "bf16" not in str(trainer.precision):
             cause = "float16 overflow: use --trainer.precision bf16-mixed (or 32-true)"
+        elif not weights_ok or what.startswith("the weights"):
+            cause = (f"an update too large for this model: the learning rate ({lrs}) is too high (lower "
+                     f"--model.optimizer.init_args.lr, or set --trainer.gradient_clip_val)")  # fmt: skip
         else:
             cause = (f"the loss diverged or a batch holds non-finite values: check the learning rate ({lrs}) "
                      f"and the data")  # fmt: skip
         last = "; ".join(str(c.last_model_path) for c in trainer.checkpoint_callbacks if getattr(c, "last_model_path", ""))
         raise NonFiniteLossError(
-            f"train/loss is {loss.item()} at step {trainer.global_step} (epoch {trainer.current_epoch}); "
-            f"likely cause: {cause}. Stopped before this step's update; checkpoints on disk were not overwritten"
-            + (f" (last good: {last}; resume with --ckpt_path last)" if last else "")
+            f"{what} at step {trainer.global_step} (epoch {trainer.current_epoch}); likely cause: {cause}. "
+            f"Training stopped; no checkpoint was written for this step"
+            + (f" (last written: {last}; resume with --ckpt_path last)" if last else "")
         )
 
 
