@@ -37,6 +37,7 @@ from colorlab.evaluate import (
 )
 from colorlab.module import LitColorizer
 from colorlab.ops import AtomicCheckpointIO, NonFiniteLossGuard, RngState, RunRecord, quiet_known_warnings
+from colorlab.report import find_run, write_report
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
@@ -314,6 +315,40 @@ def evaluate_main(args: list[str]) -> dict[str, Any]:
     return done
 
 
+# ------------------------------------------------------------------------------ report
+def report_main(args: list[str]) -> dict[str, Path]:
+    runs = args[: next((i for i, a in enumerate(args) if a.startswith("-")), len(args))]  # run folders come first
+    parser = _experiment_data_parser(
+        "colorlab report RUN_DIR [RUN_DIR ...]",
+        "A self-contained HTML page (index.html) and report.md comparing training runs (each a run folder "
+        "lightning_logs/version_N, or a default_root_dir: its newest run) beside the three constant baselines: "
+        "a metrics table, training/validation curves from the runs' metrics.csv, cumulative per-image RMSE and "
+        "per-pixel error histograms, colourfulness bars, and the same sample images for every model. The runs "
+        "are evaluated on --config's data (default: the first run's config.yaml), --split (default test).",
+    )
+    parser.add_argument("--output", default="outputs/report", help="folder for the page, its PNGs and tables")
+    parser.add_argument("--split", choices=["val", "test"], default="test", help="split the runs are compared on")
+    parser.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of each run")
+    parser.add_argument("--samples", type=int, default=6, help="sample images (rows) in samples.png")
+    parser.add_argument("--max_batches", type=int | None, default=None, help="evaluate the first batches only")
+    parser.add_argument("--baseline_batches", type=int | None, default=100,
+                        help="training batches the baselines are estimated from (None: all)")  # fmt: skip
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    rest = args[len(runs):]
+    if any(a in ("-h", "--help") for a in rest) or not runs:
+        parser.print_help()
+        return {}
+    if _option(rest, "--config") is None:
+        rest = ["--config", str(find_run(Path(runs[0]))["config"]), *rest]
+    cfg, datamodule = _datamodule_from(parser, rest)
+    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    paths = write_report([Path(r) for r in runs], datamodule, f"{type(datamodule).__name__}/{cfg.split}", cfg.split,
+                         Path(cfg.output), torch.device(device), cfg.max_batches, cfg.baseline_batches,
+                         cfg.samples, cfg.checkpoint)  # fmt: skip
+    print(f"report: {paths['html']} (and {paths['md'].name}, {len(paths) - 2} tables and figures beside it)")
+    return paths
+
+
 # ------------------------------------------------------------------------------ shards
 def shards_main(args: list[str]) -> dict[str, int]:
     from colorlab.data.images import ImageDataModule
@@ -355,6 +390,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], Any], str]] = {
     "priors": (priors_main, "compute class-rebalancing priors over an experiment's training split"),
     "demo": (demo_main, "train on the built-in procedural scenes, report beside three constant baselines"),
     "evaluate": (evaluate_main, "checkpoints x datasets table beside the three baselines (Markdown, CSV, JSON)"),
+    "report": (report_main, "HTML + Markdown report comparing runs: table, curves, histograms, samples"),
     "shards": (shards_main, "convert a dataset into LitData shards for streaming"),
     "colorize": (colorize_main, "colorize photos, folders and videos at full resolution with a checkpoint"),
 }

@@ -216,6 +216,7 @@ def evaluate_datasets(
     device: torch.device | str = "cpu",
     max_batches: int | None = None,
     baseline_batches: int | None = 100,
+    names: list[str] | None = None,
 ) -> dict[str, Any]:
     """The ``evaluate`` command: every checkpoint and the three baselines on every dataset.
 
@@ -227,15 +228,19 @@ def evaluate_datasets(
         max_batches: evaluate the first batches of each split only.
         baseline_batches: training batches (shuffled, so a random sample) the baselines' constants and the
             rebalanced AuC's prior are estimated from; None = the whole training split.
+        names: the checkpoints' row names; default ``checkpoint_names``.
 
     Returns:
-        {"results": {dataset: {predictor: result}}, "meta": {...}, "paths": {"md", "csv", "json"}}
+        {"results": {dataset: {predictor: result}}, "meta": {...}, "paths": {"md", "csv", "json"},
+        "models": {name: LitColorizer}}
     """
     for path in checkpoints:
         if not Path(path).is_file():
             raise FileNotFoundError(f"checkpoint not found: {path}")
-    models = {name: LitColorizer.load_from_checkpoint(path, map_location="cpu")
-              for name, path in zip(checkpoint_names(checkpoints), checkpoints)}  # fmt: skip
+    names = checkpoint_names(checkpoints) if names is None else names
+    if len(names) != len(checkpoints) or len(set(names)) != len(names) or set(names) & set(BASELINES):
+        raise ValueError(f"names must be {len(checkpoints)} distinct names other than the baselines', got {names}")
+    models = {name: LitColorizer.load_from_checkpoint(path, map_location="cpu") for name, path in zip(names, checkpoints)}
     results: dict[str, Any] = {}
     meta: dict[str, Any] = {"checkpoints": {n: str(p) for n, p in zip(models, checkpoints)}, "datasets": {}}
     for name, datamodule, split in datasets:
@@ -260,4 +265,4 @@ def evaluate_datasets(
             "note": f"{type(datamodule).__name__} {split} split, {images} images; baselines and the rebalanced "
                     f"AuC's prior from {statistics['images']} training images.",
         }  # fmt: skip
-    return {"results": results, "meta": meta, "paths": write_tables(results, Path(output), meta)}
+    return {"results": results, "meta": meta, "paths": write_tables(results, Path(output), meta), "models": models}

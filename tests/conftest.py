@@ -4,3 +4,29 @@ worker on 2 cores made the suite 3x slower through oversubscription."""
 import torch
 
 torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------- tiny trained runs (evaluate and report tests)
+import pytest  # noqa: E402
+
+TINY_DATA = ["--data.init_args.train_size", "32", "--data.init_args.val_size", "8", "--data.init_args.test_size", "8",
+             "--data.init_args.batch_size", "8"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """Two run folders trained through the CLI for 4 steps: the demo U-Net classifier and an MSE regression."""
+    from pathlib import Path
+
+    from colorlab.cli import cli_main
+
+    config = str(Path(__file__).resolve().parents[1] / "experiments/demo.yaml")
+    fast = ["--trainer.max_steps", "4", "--trainer.limit_val_batches", "1", "--trainer.num_sanity_val_steps", "0",
+            "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+            "--trainer.log_every_n_steps", "1", "--model.net.init_args.width", "4", *TINY_DATA]  # fmt: skip
+    tmp = tmp_path_factory.mktemp("runs")
+    runs = []
+    for name, extra in (("cls", []), ("reg", ["--model.objective", "colorlab.objectives.Regression"])):
+        cli = cli_main(["fit", "--config", config, *fast, *extra, "--trainer.default_root_dir", str(tmp / name)])
+        runs.append(Path(cli.trainer.log_dir))
+    return runs

@@ -14,6 +14,7 @@ from sklearn.neighbors import NearestNeighbors
 from colorlab import color
 from colorlab.cli import cli_main
 from colorlab.evaluate import ab_statistics, baseline_constants, evaluate
+from conftest import TINY_DATA
 
 
 @pytest.fixture
@@ -59,25 +60,7 @@ def test_baselines_are_scored_by_the_metric_code_on_the_same_images(rgb_loader):
 
 # ------------------------------------------------------------------------------ the command, end to end
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ["--data.init_args.train_size", "32", "--data.init_args.val_size", "8", "--data.init_args.test_size", "8",
-        "--data.init_args.batch_size", "8"]  # fmt: skip
-FAST = [
-    "--trainer.max_steps", "4", "--trainer.limit_val_batches", "1", "--trainer.num_sanity_val_steps", "0",
-    "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-    "--trainer.log_every_n_steps", "1", "--model.net.init_args.width", "4", *DATA,
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Two tiny runs trained through the CLI: the demo classifier and an MSE regression U-Net."""
-    tmp = tmp_path_factory.mktemp("runs")
-    classifier = cli_main(["fit", "--config", str(ROOT / "experiments/demo.yaml"), *FAST,
-                           "--trainer.default_root_dir", str(tmp / "cls")])  # fmt: skip
-    regression = cli_main(["fit", "--config", str(ROOT / "experiments/demo.yaml"), *FAST,
-                           "--model.objective", "colorlab.objectives.Regression",
-                           "--trainer.default_root_dir", str(tmp / "reg")])  # fmt: skip
-    return [Path(classifier.trainer.log_dir), Path(regression.trainer.log_dir)]
+DATA = TINY_DATA
 
 
 def _logged(run: Path) -> dict[str, float]:
@@ -88,7 +71,8 @@ def _logged(run: Path) -> dict[str, float]:
 
 
 @pytest.mark.slow
-def test_evaluate_command_writes_tables_equal_to_the_logged_metrics(runs, tmp_path, capsys):
+def test_evaluate_command_writes_tables_equal_to_the_logged_metrics(tiny_runs, tmp_path, capsys):
+    runs = tiny_runs
     ckpts = [str(run / "checkpoints/last.ckpt") for run in runs]
     out = tmp_path / "eval"
     done = cli_main(["evaluate", "--ckpt_path", *ckpts, "--output", str(out), "--device", "cpu",

@@ -1,0 +1,233 @@
+"""``python -m colorlab report RUN_DIR ...``: one page comparing training runs, beside the three baselines.
+
+Writes into the output folder (every link relative, so the folder can be moved or zipped):
+
+- ``index.html`` (self-contained: inline style, no scripts, no network) and ``report.md``;
+- ``results.md`` / ``.csv`` / ``.json``: every run's checkpoint and the baselines on the same images
+  (``colorlab.evaluate.evaluate_datasets``);
+- PNGs (matplotlib, drawn without pyplot so no GUI backend is touched): ``curves.png`` (training and validation
+  curves from each run's ``metrics.csv``), ``rmse_cdf.png`` (cumulative per-image RMSE histogram, SRM review),
+  ``pixel_error_cdf.png`` (cumulative per-pixel ab error: the curve under Zhang's AuC), ``colorfulness.png``
+  and ``samples.png`` (the same images for every model: grayscale | each model | truth).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from colorlab import color
+from colorlab.evaluate import BASELINES, HEADLINE, checkpoint_names, evaluate_datasets, lab_batches, markdown_table
+from colorlab.metrics import AUC_MAX_THRESHOLD, METRIC_LABELS
+
+CURVES = ("train/loss", "val/loss", "val/ab_l1")
+"""The metrics.csv columns plotted against the training step."""
+
+
+def find_run(path: Path, checkpoint: str = "best") -> dict[str, Path]:
+    """The files of one training run: ``path`` is a run folder (``.../lightning_logs/version_N``, holding
+    ``config.yaml`` and ``metrics.csv``) or a ``default_root_dir`` (its newest ``lightning_logs/version_N``).
+
+    Args:
+        checkpoint: "best" (the ``best-*.ckpt`` ModelCheckpoint kept by ``val/ab_l1``, else ``last.ckpt``) or "last".
+
+    Returns:
+        {"dir", "config", "metrics", "checkpoint"}
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"run folder not found: {path}")
+    if not (path / "metrics.csv").is_file():
+        versions = sorted((path / "lightning_logs").glob("version_*"), key=lambda p: int(p.name.split("_")[-1]))
+        if not versions:
+            raise FileNotFoundError(f"{path} holds no metrics.csv and no lightning_logs/version_*: not a run folder")
+        path = versions[-1]
+    if checkpoint not in ("best", "last"):
+        raise ValueError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+    best = sorted((path / "checkpoints").glob("best-*.ckpt")) if checkpoint == "best" else []
+    ckpt = best[-1] if best else path / "checkpoints" / "last.ckpt"
+    for needed in (path / "config.yaml", path / "metrics.csv", ckpt):
+        if not needed.is_file():
+            raise FileNotFoundError(f"run {path} has no {needed.relative_to(path)}")
+    return {"dir": path, "config": path / "config.yaml", "metrics": path / "metrics.csv", "checkpoint": ckpt}
+
+
+def read_metrics_csv(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Lightning CSVLogger output -> {column: (steps, values)} for every logged column, rows without it skipped."""
+    with Path(path).open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    series = {}
+    for key in (rows[0].keys() if rows else []):
+        if key in ("epoch", "step"):
+            continue
+        points = [(float(r["step"]), float(r[key])) for r in rows if r.get(key) not in (None, "")]
+        if points:
+            steps, values = np.array(points).T
+            series[key] = (steps, values)
+    return series
+
+
+# ------------------------------------------------------------------------------ plots
+def plot_curves(runs: dict[str, Path], path: Path) -> Path:
+    """``CURVES`` of every run against its training step, one panel per column."""
+    fig = Figure(figsize=(4.2 * len(CURVES), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(CURVES))
+    for name, metrics_csv in runs.items():
+        series = read_metrics_csv(metrics_csv)
+        for ax, key in zip(axes, CURVES):
+            if key in series:
+                steps, values = series[key]
+                ax.plot(steps, values, marker="o" if len(steps) < 20 else None, markersize=3, label=name)
+    for ax, key in zip(axes, CURVES):
+        ax.set(title=key + (" (Lab)" if key.endswith("ab_l1") else ""), xlabel="training step")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def plot_cdfs(results: dict[str, dict[str, Any]], rmse_path: Path, pixel_path: Path) -> tuple[Path, Path]:
+    """Cumulative histograms of per-image RMSE and of per-pixel ab error, a line per predictor."""
+    for path, title, xlabel in ((rmse_path, "per-image RMSE", "RMSE of the image's ab error (Lab)"),
+                                (pixel_path, "per-pixel ab error (area = AuC)", "Euclidean ab error (Lab)")):  # fmt: skip
+        fig = Figure(figsize=(6, 4), layout="constrained")
+        ax = fig.subplots()
+        for name, result in results.items():
+            style = "--" if name in BASELINES else "-"
+            if path == rmse_path:
+                values = np.sort(np.asarray(result["rmse_per_image"]))
+                ax.step(values, np.arange(1, len(values) + 1) / len(values), style, where="post", label=name)
+            else:
+                ax.plot(np.arange(AUC_MAX_THRESHOLD + 1), result["pixel_error_cdf"], style, label=name)
+        ax.set(title=title, xlabel=xlabel, ylabel="fraction at or below", ylim=(0, 1.01))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.savefig(path, dpi=100)
+    return rmse_path, pixel_path
+
+
+def plot_colorfulness(results: dict[str, dict[str, Any]], path: Path) -> Path:
+    """Mean colourfulness (Hasler & Suesstrunk 2003) of each predictor's images beside the truth's."""
+    names = [*results, "ground truth"]
+    values = [r["metrics"]["colorfulness"] for r in results.values()]
+    values.append(next(iter(results.values()))["metrics"]["colorfulness_true"])
+    fig = Figure(figsize=(max(5, 1.1 * len(names)), 3.8), layout="constrained")
+    ax = fig.subplots()
+    bars = ax.bar(range(len(names)), values, color=["C1" if n in BASELINES else "C0" for n in results] + ["C2"])
+    ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+    ax.set(title="colourfulness (Hasler & Suesstrunk 2003, 0..255 sRGB)", ylabel="mean over images")
+    fig.savefig(path, dpi=100)
+    return path
+
+
+@torch.no_grad()
+def plot_samples(models: dict[str, Any], loader: Any, n: int, device: torch.device | str, path: Path) -> Path:
+    """The first ``n`` images of ``loader``: a row each, columns grayscale | each model | ground truth."""
+    labs = []
+    for lab in lab_batches(loader, device, desc="samples"):
+        labs.append(lab)
+        if sum(x.shape[0] for x in labs) >= n:
+            break
+    lab = torch.cat(labs)[:n]
+    x_l, _ = color.normalize(lab)
+    columns = {"grayscale": torch.cat([lab[:, :1], torch.zeros_like(lab[:, 1:])], dim=1)}
+    columns |= {name: model.to(device).eval().colorize(x_l) for name, model in models.items()}
+    columns["ground truth"] = lab
+    images = {k: color.lab_to_rgb(v).permute(0, 2, 3, 1).cpu().numpy() for k, v in columns.items()}  # (n, H, W, 3)
+    fig = Figure(figsize=(1.6 * len(columns), 1.6 * lab.shape[0] + 0.4), layout="constrained")
+    axes = np.asarray(fig.subplots(lab.shape[0], len(columns), squeeze=False))
+    for j, (name, rgb) in enumerate(images.items()):
+        axes[0, j].set_title(name, fontsize=8)
+        for i in range(lab.shape[0]):
+            axes[i, j].imshow(rgb[i], interpolation="nearest")
+            axes[i, j].set_axis_off()
+    fig.savefig(path, dpi=100)
+    return path
+
+
+# ------------------------------------------------------------------------------ the page
+def _table_rows(results: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    keys = [k for k in (*HEADLINE, "accuracy", "ce") if any(k in r["metrics"] for r in results.values())]
+    rows = [[name] + [f"{r['metrics'][k]:.4g}" if k in r["metrics"] else "" for k in keys] for name, r in results.items()]
+    return ["predictor"] + [METRIC_LABELS[k] for k in keys], rows
+
+
+FIGURES = (
+    ("curves", "Training and validation curves (each run's metrics.csv)"),
+    ("rmse_cdf", "Cumulative histogram of per-image RMSE"),
+    ("pixel_error_cdf", "Cumulative histogram of per-pixel ab error (its normalised area is the AuC)"),
+    ("colorfulness", "Colourfulness of the predictions and of the truth"),
+    ("samples", "The same images for every model: grayscale | each model | ground truth"),
+)
+
+STYLE = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+         "table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:0.3em 0.6em}"
+         "td{text-align:right}td:first-child,th:first-child{text-align:left}tr.baseline{color:#777}"
+         "img{max-width:100%;border:1px solid #eee}code{background:#f4f4f4;padding:0 0.2em}")  # fmt: skip
+
+
+def write_report(
+    runs: list[Path],
+    datamodule: Any,
+    dataset: str,
+    split: str,
+    output: Path,
+    device: torch.device | str = "cpu",
+    max_batches: int | None = None,
+    baseline_batches: int | None = 100,
+    samples: int = 6,
+    checkpoint: str = "best",
+) -> dict[str, Path]:
+    """Build the report for ``runs`` (run folders, see ``find_run``) evaluated on ``datamodule``'s ``split``.
+
+    Returns:
+        {"html", "md", "results_md", "results_csv", "results_json", and one entry per figure}
+    """
+    found = [find_run(Path(r), checkpoint) for r in runs]
+    names = checkpoint_names([f["dir"] for f in found])
+    output = Path(output)
+    done = evaluate_datasets([f["checkpoint"] for f in found], [(dataset, datamodule, split)], output, device,
+                             max_batches, baseline_batches, names=names)  # fmt: skip
+    results = done["results"][dataset]
+    paths = {f"results_{k}": v for k, v in done["paths"].items()}
+    figures = {
+        "curves": plot_curves({n: f["metrics"] for n, f in zip(names, found)}, output / "curves.png"),
+        "colorfulness": plot_colorfulness(results, output / "colorfulness.png"),
+    }
+    figures["rmse_cdf"], figures["pixel_error_cdf"] = plot_cdfs(results, output / "rmse_cdf.png", output / "pixel_error_cdf.png")
+    loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
+    figures["samples"] = plot_samples(done["models"], loader, samples, device, output / "samples.png")
+    note = done["meta"]["datasets"][dataset]["note"]
+    header, rows = _table_rows(results)
+    run_lines = [f"- `{n}`: `{f['dir']}` (checkpoint `{f['checkpoint'].name}`)" for n, f in zip(names, found)]
+
+    md = [f"# colorlab report\n\nEvaluated on **{dataset}**: {note}\n", *run_lines, "",
+          markdown_table(header, rows), "",
+          "Files: [results.md](results.md), [results.csv](results.csv), [results.json](results.json).", ""]  # fmt: skip
+    md += [f"## {title}\n\n![{key}]({figures[key].name})\n" for key, title in FIGURES]
+    paths["md"] = output / "report.md"
+    paths["md"].write_text("\n".join(md))
+
+    cells = lambda row, tag: "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in row)
+    table = "<table><tr>" + cells(header, "th") + "</tr>" + "".join(
+        f'<tr{" class=baseline" if row[0] in BASELINES else ""}>{cells(row, "td")}</tr>' for row in rows) + "</table>"
+    body = [f"<h1>colorlab report</h1><p>Evaluated on <b>{html.escape(dataset)}</b>: {html.escape(note)}</p>",
+            "<ul>" + "".join(f"<li><code>{html.escape(n)}</code>: <code>{html.escape(str(f['dir']))}</code> "
+                             f"(checkpoint <code>{html.escape(f['checkpoint'].name)}</code>)</li>"
+                             for n, f in zip(names, found)) + "</ul>",
+            table,
+            '<p>Files: <a href="results.md">results.md</a>, <a href="results.csv">results.csv</a>, '
+            '<a href="results.json">results.json</a>, <a href="report.md">report.md</a>.</p>']  # fmt: skip
+    body += [f'<h2>{html.escape(title)}</h2><a href="{figures[key].name}"><img src="{figures[key].name}" '
+             f'alt="{key}"></a>' for key, title in FIGURES]  # fmt: skip
+    paths["html"] = output / "index.html"
+    paths["html"].write_text(f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>colorlab report'
+                             f"</title><style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n")  # fmt: skip
+    return paths | figures

@@ -1,0 +1,75 @@
+"""`python -m colorlab report`, end to end on two tiny runs trained in the test session."""
+
+import csv
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from colorlab.cli import cli_main
+from colorlab.report import find_run, read_metrics_csv
+from conftest import TINY_DATA
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.cells = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.links += [v for k, v in attrs if k in ("href", "src")]
+
+    def handle_data(self, data):
+        self.cells.append(data)
+
+
+@pytest.mark.slow
+def test_report_page_links_resolve_pngs_decode_and_the_table_is_the_logged_metrics(tiny_runs, tmp_path):
+    out = tmp_path / "report"
+    # the runs' own validation images: the table must repeat what training logged for the same checkpoints
+    paths = cli_main(["report", *map(str, tiny_runs), "--output", str(out), "--split", "val", "--checkpoint", "last",
+                      "--device", "cpu", "--samples", "3", *TINY_DATA])  # fmt: skip
+    page = (out / "index.html").read_text()
+    parser = _Links()
+    parser.feed(page)
+    assert {"curves.png", "rmse_cdf.png", "pixel_error_cdf.png", "colorfulness.png", "samples.png",
+            "results.csv", "results.json", "results.md", "report.md"} <= set(parser.links)  # fmt: skip
+    for link in parser.links:
+        assert not link.startswith(("/", "http")) and (out / link).is_file(), link  # relative, and it resolves
+    for png in out.glob("*.png"):
+        with Image.open(png) as image:
+            image.load()  # decodes
+            assert image.width > 100 and image.height > 100, png.name
+    with Image.open(out / "samples.png") as samples:
+        assert samples.height > samples.width / 4 * 2  # 3 rows, 4 columns (grayscale | 2 models | truth)
+    saved = json.loads((out / "results.json").read_text())["results"]["ScenesDataModule/val"]
+    assert list(saved) == ["cls/version_0", "reg/version_0", "baseline_grey", "baseline_mean_ab", "baseline_mode_bin"]
+    for name, run in zip(["cls/version_0", "reg/version_0"], tiny_runs):
+        with (run / "metrics.csv").open() as f:
+            logged = [r for r in csv.DictReader(f) if r.get("val/ab_l1")][-1]
+        assert saved[name]["metrics"]["ab_l1"] == pytest.approx(float(logged["val/ab_l1"]), rel=1e-5)
+        assert f"{saved[name]['metrics']['ab_l1']:.4g}" in parser.cells  # the page's table shows it
+        assert f"{saved[name]['metrics']['ab_mse']:.4g}" in parser.cells
+    md = (out / "report.md").read_text()
+    assert "| baseline_mode_bin |" in md and "![samples](samples.png)" in md
+    assert paths["html"] == out / "index.html"
+
+
+def test_find_run_accepts_a_run_folder_or_its_root(tiny_runs, tmp_path):
+    run = tiny_runs[0]
+    assert find_run(run)["dir"] == run == find_run(run.parents[1])["dir"]
+    assert find_run(run, "last")["checkpoint"].name == "last.ckpt"
+    assert find_run(run)["checkpoint"].name.startswith("best-")
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        find_run(tmp_path)
+    with pytest.raises(ValueError, match="newest"):
+        find_run(run, "newest")
+
+
+def test_metrics_csv_series_are_the_logged_rows(tiny_runs):
+    series = read_metrics_csv(tiny_runs[0] / "metrics.csv")
+    steps, loss = series["train/loss"]
+    assert list(steps) == [0, 1, 2, 3] and len(loss) == 4  # log_every_n_steps 1, 4 steps
+    assert len(series["val/ab_l1"][0]) == 1  # one validation, at the end of the epoch
