@@ -92,8 +92,8 @@ def test_bad_input_is_named(name):
 def test_every_trainable_parameter_learns(name):
     """After one SGD step every trainable parameter gets a non-zero, finite gradient; frozen ones none.
 
-    One step first, because a net may start a residual branch at zero (timm's ResNet zero-initialises
-    each block's last BatchNorm scale, so nothing before it gets a gradient until that scale moves).
+    One step first, because a net may start its head at zero (``layers.zero_head``: nothing before it gets
+    a gradient until the head moves).
     """
     net = build(name).train()
     trainable = [(n, p) for n, p in net.named_parameters() if p.requires_grad]

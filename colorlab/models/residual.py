@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorlab.models.layers import check_input
+from colorlab.models.layers import check_input, zero_head
 
 ConvSpec = tuple[int, int, int]  # (out channels, stride, dilation) of one 3x3 conv
 
@@ -103,7 +103,7 @@ class ResidualCNN(nn.Module):
             _branch(8 * w, [(4 * w, 1, 1), (8 * w, 1, 2), (8 * w, 1, 1)]),  # conv5: no shortcut
             nn.ReLU(inplace=True),
         )
-        self.head = nn.Conv2d(8 * w, out_channels, kernel_size=1)
+        self.head = zero_head(8 * w, out_channels)  # a fresh net predicts a constant
 
     def forward(self, x_l: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) L/100 in [0, 1], H and W multiples of 4 -> (B, out_channels, H/4, W/4) raw outputs."""

@@ -16,7 +16,7 @@ import timm
 import torch
 from torch import nn
 
-from colorlab.models.layers import ConvBlock, check_input
+from colorlab.models.layers import ConvBlock, check_input, zero_head
 
 
 class ResNetRegressor(nn.Module):
@@ -43,8 +43,10 @@ class ResNetRegressor(nn.Module):
         super().__init__()
         if out_channels < 1 or width < 4:
             raise ValueError(f"out_channels must be >= 1 and width >= 4, got {out_channels} and {width}")
+        # zero_init_last=False: torchvision's default (the report's likely ResNet-18); timm's zero BatchNorm
+        # scales behind a zero head (layers.zero_head) would leave the encoder without gradient for two steps
         self.encoder = timm.create_model(
-            "resnet18", pretrained=pretrained, in_chans=1, features_only=True, out_indices=(2,)
+            "resnet18", pretrained=pretrained, in_chans=1, features_only=True, out_indices=(2,), zero_init_last=False
         )
         cfg = self.encoder.pretrained_cfg
         self.register_buffer("mean", torch.tensor(sum(cfg["mean"]) / 3), persistent=False)
@@ -60,7 +62,7 @@ class ResNetRegressor(nn.Module):
             nn.Upsample(scale_factor=2, mode="nearest"),
             ConvBlock(width // 4, width // 4, depth=1),  # (B, w/4, H, W)
         )
-        self.head = nn.Conv2d(width // 4, out_channels, kernel_size=1)
+        self.head = zero_head(width // 4, out_channels)  # a fresh net predicts a constant
 
     def forward(self, x_l: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) L/100 in [0, 1], H and W multiples of 8 -> (B, out_channels, H, W) raw outputs."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorlab.models.layers import ConvBlock, Upsample2x, check_input
+from colorlab.models.layers import ConvBlock, Upsample2x, check_input, zero_head
 
 
 class ZhangCNN(nn.Module):
@@ -79,7 +79,7 @@ class ZhangCNN(nn.Module):
         if depth > 1:  # Zhang has no BatchNorm after block 8: the 1x1 head reads it directly
             layers.append(ConvBlock(4 * width, 4 * width, depth - 1, norm=False))
         self.features = nn.Sequential(*layers)
-        self.head = nn.Conv2d(4 * width, out_channels, kernel_size=1)
+        self.head = zero_head(4 * width, out_channels)  # a fresh net predicts a constant
 
     def forward(self, x_l: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) L/100 in [0, 1], H and W multiples of 8 -> (B, out_channels, H/4, W/4) raw outputs."""
