@@ -274,8 +274,8 @@ def _knn_bins(a: torch.Tensor, b: torch.Tensor, k: int) -> tuple[torch.Tensor, t
     order and (k, N) float32 squared distances."""
     table = _candidate_table(k, a.device)
     side = round(2 * _SUB_EXTENT / _SUB_STEP)
-    cell = lambda x: ((x + _SUB_EXTENT) / _SUB_STEP).floor_().clamp_(0, side - 1)
-    cand = table.index_select(0, (cell(a) * side + cell(b)).int())  # (N, M, 3): one contiguous row per point
+    cell = lambda x: ((x + _SUB_EXTENT) / _SUB_STEP).floor_().int().clamp_(0, side - 1)  # NaN and beyond: a border
+    cand = table.index_select(0, cell(a) * side + cell(b))  # (N, M, 3): one contiguous row per point
     d2 = (cand[..., 0] - a[:, None]).square_() + (cand[..., 1] - b[:, None]).square_()  # (N, M)
     # One int64 key per candidate orders by (distance, bin): the bits of a float32 >= 0 sort as its value, and
     # the bin index below them breaks ties, so every candidate's key is distinct (padding's are equal, and last).
@@ -327,11 +327,14 @@ def soft_encode(
     for start in range(0, points.shape[1], chunk):
         part = slice(start, start + chunk)
         pa, pb = points[:, part]
-        inside = (pa.abs() < _SUB_EXTENT) & (pb.abs() < _SUB_EXTENT)  # NaN counts as outside
-        if k <= 32 and inside.all():
+        if k <= 32:  # beyond, the candidate lists would hold most bins
             idx[:, part], d2[:, part] = _knn_bins(pa, pb, k)
-        else:  # beyond the table, or so many neighbours that the candidate lists hold most bins
-            idx[:, part], d2[:, part] = _knn_bins_full(points[:, part].T, k)
+            beyond = ~((pa >= -_SUB_EXTENT) & (pa < _SUB_EXTENT) & (pb >= -_SUB_EXTENT) & (pb < _SUB_EXTENT))
+        else:
+            beyond = torch.ones_like(pa, dtype=torch.bool)
+        if beyond.any():  # points past the table (never an sRGB colour; NaN too): compare with every bin
+            cols = beyond.nonzero().squeeze(1) + start
+            idx[:, cols], d2[:, cols] = _knn_bins_full(points[:, cols].T, k)
     weight = torch.softmax(d2 * (-0.5 / sigma**2), dim=0)  # Gaussian weights, normalised
     to_image = lambda t: t.reshape(k, b, h, w).transpose(0, 1)  # (B, k, H, W) view
     return to_image(idx), to_image(weight)

@@ -130,3 +130,29 @@ def test_rgb8_to_lab_equals_kornia_on_every_level_and_skimage_on_photos():
     reference = skcolor.rgb2lab(rgb8.permute(0, 2, 3, 1).numpy())
     assert np.abs(ours.permute(0, 2, 3, 1).double().numpy() - reference).max() < 1e-3
     assert torch.equal(color.batch_to_lab({"rgb": rgb8}), ours)
+
+
+def test_unet_out_stride_computes_the_full_nets_features_at_that_level():
+    """UNet(out_stride=2) is the report's U-Net without its last decoder block: with the same weights its
+    head reads exactly what the full net's block 7 produces, and a LitColorizer around it still colorizes
+    at the input's resolution (ab upsampled)."""
+    from colorlab.models import UNet
+    from colorlab.module import LitColorizer
+    from colorlab.objectives import Classification
+
+    torch.manual_seed(0)
+    full, short = UNet(5, width=4), UNet(5, width=4, out_stride=2)
+    shared = {k: v for k, v in full.state_dict().items() if not k.startswith(("head", "up.3", "decoder.3"))}
+    assert short.load_state_dict(shared, strict=False).missing_keys == ["head.weight", "head.bias"]
+    seen = {}
+    full.decoder[2].register_forward_hook(lambda m, i, o: seen.__setitem__("full", o))
+    short.decoder[2].register_forward_hook(lambda m, i, o: seen.__setitem__("short", o))
+    full.eval(), short.eval()
+    x_l = torch.rand(2, 1, 32, 48)
+    assert full(x_l).shape == (2, 5, 32, 48) and short(x_l).shape == (2, 5, 16, 24)
+    torch.testing.assert_close(seen["short"], seen["full"])
+    model = LitColorizer(lambda q: UNet(q, width=4, out_stride=4), Classification())
+    assert model(torch.rand(1, 1, 20, 36)).shape == (1, color.ab_bins().shape[0], 5, 9)
+    assert model.colorize(torch.rand(1, 1, 20, 36)).shape == (1, 3, 20, 36)
+    with pytest.raises(ValueError, match="out_stride must be 1, 2, 4 or 8, got 3"):
+        UNet(2, out_stride=3)
