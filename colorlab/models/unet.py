@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorlab.models.layers import ConvBlock, Upsample2x, check_input
+from colorlab.models.layers import ConvBlock, Upsample2x, check_input, zero_head
 
 
 class UNet(nn.Module):
@@ -63,7 +63,7 @@ class UNet(nn.Module):
         up_in = [channels[-1], *dec_channels[:-1]]  # block 5 reads the bottleneck, the rest their predecessor
         self.up = nn.ModuleList(Upsample2x(c_in, c) for c_in, c in zip(up_in, dec_channels))
         self.decoder = nn.ModuleList(ConvBlock(c, c, depth) for c in dec_channels)
-        self.head = nn.Conv2d(dec_channels[-1], out_channels, kernel_size=1)
+        self.head = zero_head(dec_channels[-1], out_channels)  # a fresh net predicts a constant
 
     def forward(self, x_l: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) L/100 in [0, 1], H and W multiples of 16 -> (B, out_channels, H/s, W/s) raw outputs,
