@@ -54,7 +54,9 @@ print(json.dumps({"steps_per_s": 1 / seconds, "images_per_s": data["init_args"][
 def measure(tree: Path, out_stride: int = 1) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     out = subprocess.run([sys.executable, "-c", PROBE, str(tree / "experiments" / "demo.yaml"), str(STEPS), str(out_stride)],
-                         env=env, cwd=tree, capture_output=True, text=True, check=True)
+                         check=False, env=env, cwd=tree, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"demo probe failed in {tree}:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
