@@ -386,6 +386,27 @@ def colorize_main(args: list[str]) -> infer.Summary:
     return summary
 
 
+# ------------------------------------------------------------------------------ export
+def export_main(args: list[str]) -> dict[str, Any]:
+    from colorlab.export import export
+
+    parser = ArgumentParser(
+        prog="colorlab export",
+        description="Export a checkpoint's network (x_l -> ab) as ONNX or TorchScript, with its pre/post-processing "
+        "contract in <output>.json, checked against PyTorch on a test image.",
+    )
+    parser.add_function_arguments(export, skip={"size"})
+    parser.add_argument("--size", type=int, nargs=2, default=None, help="H W of a fixed-size export "
+                        "(default: the training resolution)")
+    options = {k: v for k, v in vars(parser.parse_args(args)).items() if k != "__path__"}
+    info = export(**options)
+    check = info["verified"]
+    print(f"{info['output']} ({info['format']}, input {info['input']['shape']}; {info['sizes']}): matches PyTorch "
+          f"within {check['max_abs_diff']:.1e} ab/128 (tolerance {check['tolerance']}) in {check['runtime']}; "
+          f"contract in {info['output']}.json")
+    return info
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], Any], str]] = {
     "priors": (priors_main, "compute class-rebalancing priors over an experiment's training split"),
     "demo": (demo_main, "train on the built-in procedural scenes, report beside three constant baselines"),
@@ -393,6 +414,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], Any], str]] = {
     "report": (report_main, "HTML + Markdown report comparing runs: table, curves, histograms, samples"),
     "shards": (shards_main, "convert a dataset into LitData shards for streaming"),
     "colorize": (colorize_main, "colorize photos, folders and videos at full resolution with a checkpoint"),
+    "export": (export_main, "export a checkpoint's network as ONNX or TorchScript, checked against PyTorch"),
 }
 
 

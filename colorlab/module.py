@@ -109,17 +109,8 @@ class LitColorizer(L.LightningModule):
 
     # ---------------------------------------------------------------- forward
     def forward(self, x_l: torch.Tensor) -> torch.Tensor:
-        """Raw net output for x_l (B, 1, H, W) = L/100 of any size: the input is reflect-padded to the
-        net's ``multiple`` and the output cropped back to ceil(H / stride) x ceil(W / stride)."""
-        multiple, stride = getattr(self.net, "multiple", 1), getattr(self.net, "stride", 1)
-        h, w = x_l.shape[-2:]
-        pad_h, pad_w = -h % multiple, -w % multiple
-        if pad_h or pad_w:
-            x_l = F.pad(x_l, (0, pad_w, 0, pad_h), mode="reflect" if min(h, w) > max(pad_h, pad_w) else "replicate")
-        if self.channels_last:
-            x_l = x_l.contiguous(memory_format=torch.channels_last)
-        out = self.net(x_l)
-        return out[..., : -(-h // stride), : -(-w // stride)]
+        """Raw net output for x_l (B, 1, H, W) = L/100 of any size (see ``run_net``)."""
+        return run_net(self.net, x_l, self.channels_last)
 
     def colorize(self, x_l: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) L/100 -> (B, 3, H, W) Lab prediction at the input's resolution."""
@@ -225,6 +216,21 @@ class LitColorizer(L.LightningModule):
                 f"{color.ab_bins().shape[0]}; its logits cannot be decoded here"
             )
         self.train_resolution = saved.get("train_resolution")
+
+
+def run_net(net: nn.Module, x_l: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    """Raw output of ``net`` for x_l (B, 1, H, W) = L/100 of any size: the input is reflect-padded to the
+    net's ``multiple`` and the output cropped back to ceil(H / stride) x ceil(W / stride). A function, not
+    only ``LitColorizer.forward``, so that ``colorlab.export`` can trace it without the LightningModule."""
+    multiple, stride = getattr(net, "multiple", 1), getattr(net, "stride", 1)
+    h, w = x_l.shape[-2:]
+    pad_h, pad_w = -h % multiple, -w % multiple
+    if pad_h or pad_w:
+        x_l = F.pad(x_l, (0, pad_w, 0, pad_h), mode="reflect" if min(h, w) > max(pad_h, pad_w) else "replicate")
+    if channels_last:
+        x_l = x_l.contiguous(memory_format=torch.channels_last)
+    out = net(x_l)
+    return out[..., : -(-h // stride), : -(-w // stride)]
 
 
 def from_config(config: dict[str, Any]) -> LitColorizer:
