@@ -23,7 +23,14 @@ import torch
 from matplotlib.figure import Figure
 
 from colorlab import color
-from colorlab.evaluate import BASELINES, HEADLINE, checkpoint_names, evaluate_datasets, lab_batches, markdown_table
+from colorlab.evaluate import (
+    BASELINES,
+    HEADLINE,
+    checkpoint_names,
+    evaluate_datasets,
+    lab_batches,
+    markdown_table,
+)
 from colorlab.metrics import AUC_MAX_THRESHOLD, METRIC_LABELS
 
 CURVES = ("train/loss", "val/loss", "val/ab_l1")
@@ -223,8 +230,8 @@ def write_report(
                              f"(checkpoint <code>{html.escape(f['checkpoint'].name)}</code>)</li>"
                              for n, f in zip(names, found)) + "</ul>",
             table,
-            '<p>Files: <a href="results.md">results.md</a>, <a href="results.csv">results.csv</a>, '
-            '<a href="results.json">results.json</a>, <a href="report.md">report.md</a>.</p>']  # fmt: skip
+            ('<p>Files: <a href="results.md">results.md</a>, <a href="results.csv">results.csv</a>, '
+             '<a href="results.json">results.json</a>, <a href="report.md">report.md</a>.</p>')]  # fmt: skip
     body += [f'<h2>{html.escape(title)}</h2><a href="{figures[key].name}"><img src="{figures[key].name}" '
              f'alt="{key}"></a>' for key, title in FIGURES]  # fmt: skip
     paths["html"] = output / "index.html"

@@ -7,7 +7,7 @@ torch.set_num_threads(1)
 
 
 # ---------------------------------------------------------------- tiny trained runs (evaluate and report tests)
-import pytest  # noqa: E402
+import pytest
 
 TINY_DATA = ["--data.init_args.train_size", "32", "--data.init_args.val_size", "8", "--data.init_args.test_size", "8",
              "--data.init_args.batch_size", "8"]  # fmt: skip

@@ -122,10 +122,11 @@ def test_user_errors_from_python_m_colorlab_are_one_line(tmp_path):
 def test_help_lists_every_command(capsys):
     cli_main(["--help"])
     out = capsys.readouterr().out
-    assert all(name in out for name in ("fit", "validate", "test", "predict", "priors", "demo", "shards"))
+    commands = ("fit", "validate", "test", "predict", "priors", "demo", "evaluate", "report", "shards")
+    assert all(name in out for name in commands)
 
 
-@pytest.mark.parametrize("command", ["priors", "demo", "shards", "fit"])
+@pytest.mark.parametrize("command", ["priors", "demo", "evaluate", "report", "shards", "fit"])
 def test_every_command_has_help(command, capsys):
     try:
         cli_main([command, "--help"])

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_DATA
 from skimage.color import rgb2lab
 from sklearn.metrics import mean_absolute_error
 from sklearn.neighbors import NearestNeighbors
@@ -14,7 +15,6 @@ from sklearn.neighbors import NearestNeighbors
 from colorlab import color
 from colorlab.cli import cli_main
 from colorlab.evaluate import ab_statistics, baseline_constants, evaluate
-from conftest import TINY_DATA
 
 
 @pytest.fixture

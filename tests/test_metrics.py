@@ -8,8 +8,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from sklearn.metrics import mean_absolute_error, mean_squared_error
 from sklearn.neighbors import NearestNeighbors
 
-from colorlab import color
-from colorlab import metrics
+from colorlab import color, metrics
 from colorlab.metrics import ABError, LogitAccuracy, colorization_metrics
 
 

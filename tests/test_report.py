@@ -3,14 +3,13 @@
 import csv
 import json
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
+from conftest import TINY_DATA
 from PIL import Image
 
 from colorlab.cli import cli_main
 from colorlab.report import find_run, read_metrics_csv
-from conftest import TINY_DATA
 
 
 class _Links(HTMLParser):
