@@ -51,13 +51,16 @@ class SampleGrid(L.Callback):
         self.latest: Path | None = None
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+        if trainer.sanity_checking:
+            return
+        run_dir = Path(trainer.log_dir or trainer.default_root_dir)  # on every rank: a broadcast under DDP
+        if not trainer.is_global_zero:
             return
         lab = first_validation_lab(trainer, pl_module, self.n)
         with torch.no_grad():
             lab_hat = pl_module.colorize(color.normalize(lab)[0])
         image = comparison_grid(lab, lab_hat)
-        folder = Path(trainer.log_dir or trainer.default_root_dir) / "samples"
+        folder = run_dir / "samples"
         folder.mkdir(parents=True, exist_ok=True)
         image.save(folder / f"epoch={trainer.current_epoch}.png")
         image.save(folder / "latest.png")
@@ -115,7 +118,10 @@ class ActivationMaps(L.Callback):
                              f"valid names: {valid}")  # fmt: skip
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+        if trainer.sanity_checking:
+            return
+        run_dir = Path(trainer.log_dir or trainer.default_root_dir)  # on every rank: a broadcast under DDP
+        if not trainer.is_global_zero:
             return
         lab = first_validation_lab(trainer, pl_module, self.index + 1)[self.index :]
         modules = dict(pl_module.net.named_modules())
@@ -128,7 +134,7 @@ class ActivationMaps(L.Callback):
         finally:
             for hook in hooks:
                 hook.remove()
-        folder = Path(trainer.log_dir or trainer.default_root_dir) / "activations"
+        folder = run_dir / "activations"
         for name in self.layers:
             out = captured[name]
             if not isinstance(out, torch.Tensor) or out.ndim != 4:

@@ -32,11 +32,12 @@ def _shared(fn, x: torch.Tensor) -> torch.Tensor:
     """``fn(x)``, reusing the result for the same unmodified tensor: one update of a collection converts
     lab_hat and lab to sRGB once for PSNR, SSIM and the three colourfulness metrics, not five times each."""
     recent = _recent.setdefault(fn.__name__, [])
-    for seen, version, result in recent:
-        if seen is x and seen._version == version:
+    version = -1 if x.is_inference() else x._version  # inference tensors (Trainer.validate) have no counter
+    for seen, seen_version, result in recent:
+        if seen is x and seen_version == version:
             return result
     result = fn(x)
-    recent[:] = [(x, x._version, result), *recent][:2]  # the last update's prediction and truth
+    recent[:] = [(x, version, result), *recent][:2]  # the last update's prediction and truth
     return result
 
 

@@ -62,7 +62,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 def git_state(repo: Path = REPO) -> dict[str, Any]:
     """{"commit": sha or None, "dirty": bool or None} of the checkout colorlab runs from (None outside git)."""
     try:
-        run = lambda *a: subprocess.run(["git", "-C", str(repo), *a], capture_output=True, text=True, timeout=10)
+        run = lambda *a: subprocess.run(["git", "-C", str(repo), *a], capture_output=True, text=True, timeout=10, check=False)
         head = run("rev-parse", "HEAD")
         if head.returncode != 0:
             return {"commit": None, "dirty": None}
@@ -97,9 +97,14 @@ class RunRecord(SaveConfigCallback):
     to the run folder, and gives both to every logger that is not a local file logger (W&B: the run's config
     panel holds the resolved config, git commit and versions)."""
 
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # on every rank: under DDP ``Trainer.log_dir`` is a broadcast, and save_config runs on rank 0 only
+        self.run_dir = Path(trainer.log_dir or trainer.default_root_dir)
+        super().setup(trainer, pl_module, stage)
+
     def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         record = run_record(self.config.get("seed_everything"))
-        folder = Path(trainer.log_dir or trainer.default_root_dir)
+        folder = self.run_dir
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "run.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
         config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))

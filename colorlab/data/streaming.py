@@ -203,6 +203,12 @@ class StreamingDataModule(ImageDataModule):
         self.val_set = ShardDataset(self._split_dir("val"), self.eval_transform, **common)
         if not remote and os.path.isfile(os.path.join(self._split_dir("test"), "index.json")):
             self.test_set = ShardDataset(self._split_dir("test"), self.eval_transform, **common)
+        # Under DDP LitData drops each split's last partial batch; evaluation needs every image once (the
+        # last rank takes the remainder: evaluation has no per-step collective to keep ranks in step).
+        # Set after construction: passing drop_last=False to the constructor logs a training-only warning.
+        for split in (self.val_set, self.test_set):
+            if split is not None:
+                split.set_drop_last(False)
 
     def _stream(self, dataset: ShardDataset | None, stage: str) -> StreamingDataLoader:
         if dataset is None:
