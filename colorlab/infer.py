@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import glob
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,10 +174,15 @@ class Picture:
 def read_picture(path: str | os.PathLike) -> Picture:
     """Decode an image file: EXIF orientation applied, alpha kept, 16-bit grey kept at 16 bits, palettes
     expanded, other modes converted to RGB (``data.images.to_rgb``). Raises OSError for unreadable files."""
-    with Image.open(path) as opened:
-        opened.load()
-        image = ImageOps.exif_transpose(opened)
-        file_format = opened.format
+    with Image.open(path) as image:
+        image.load()
+        file_format = image.format
+        ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright photo
+        return _picture(image, file_format)
+
+
+def _picture(image: Image.Image, file_format: str | None) -> Picture:
+    """The Picture of a decoded, upright PIL image."""
     exif = image.getexif()
     info = {"icc_profile": image.info.get("icc_profile"), "exif": exif.tobytes() if len(exif) else None}
     mode = image.mode
@@ -280,9 +286,11 @@ class Summary:
     written: list[Path] = field(default_factory=list)
     existing: list[Path] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0  # spent colorizing, model loading excluded
 
     def __str__(self) -> str:
-        head = f"{len(self.written)} written, {len(self.existing)} skipped (output exists), {len(self.failed)} failed"
+        head = (f"{len(self.written)} written, {len(self.existing)} skipped (output exists), {len(self.failed)} "
+                f"failed, in {self.seconds:.1f} s")
         return "\n".join([head, *(f"  failed: {path}: {reason}" for path, reason in self.failed.items())])
 
 
@@ -400,6 +408,7 @@ def colorize(
     out_dir = Path(output)
     sources, base = find_inputs(input, exclude=out_dir)
     colorizer = Colorizer(load_model(ckpt_path, device, decoding, temperature), size, precision, batch_size)
+    start = time.perf_counter()
     summary = Summary()
     images, image_outputs = [], []
     for source in sources:
@@ -421,6 +430,7 @@ def colorize(
     done = colorize_images(colorizer, images, image_outputs, compare)
     summary.written += done.written
     summary.failed.update(done.failed)
+    summary.seconds = time.perf_counter() - start
     return summary
 
 
