@@ -163,6 +163,9 @@ def test_auc_hand_worked_values():
     hist = lambda shift: metrics.error_histogram(ab + shift, ab)
     assert metrics.auc_from_histogram(hist(0.0)).item() == pytest.approx(1.0)
     assert metrics.auc_from_histogram(hist(200.0)).item() == pytest.approx(0.0)
+    # every error 0.5 (a = 0.3, b = 0.4): not within t = 0, within every t >= 1; area 0.5 + 149
+    half = torch.tensor([0.3, 0.4]).view(1, 2, 1, 1).expand(1, 2, 2, 2)
+    assert metrics.auc_from_histogram(hist(half)).item() == pytest.approx(149.5 / 150)
     # every error exactly 75 (a = 45, b = 60): F(t) = 0 below 75, 1 from 75; trapezoid area 0.5 + 75
     shifted = torch.tensor([45.0, 60.0]).view(1, 2, 1, 1).expand(1, 2, 2, 2)
     assert metrics.auc_from_histogram(hist(shifted)).item() == pytest.approx(75.5 / 150)
