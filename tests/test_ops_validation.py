@@ -45,7 +45,7 @@ def test_regression_refuses_non_positive_beta():
 
 
 def test_cli_names_the_key_before_any_step(tmp_path, capsys):
-    with pytest.raises(ValueError, match="temperature must be > 0"):
+    with pytest.raises(ValueError, match="Classification: temperature must be > 0"):  # at construction
         cli_main(["fit", "--config", str(ROOT / "experiments/demo.yaml"), "--trainer.default_root_dir", str(tmp_path),
                   "--model.objective.init_args.temperature", "0"])  # fmt: skip
     assert not list(tmp_path.rglob("*.ckpt"))  # nothing trained
