@@ -276,3 +276,18 @@ def test_predict_writes_full_resolution_files_through_the_writer(tmp_path, trust
     for name in ("one", "two"):
         out = np.asarray(Image.open(tmp_path / f"run/predictions/{name}.png"))
         assert out.shape == rgb.shape and peak_signal_noise_ratio(rgb, out) > 40
+
+
+def test_reduced_precision_runs_the_net_only_and_stays_close():
+    """bf16 autocast (what --precision 16 does on CUDA, with float16) changes the net's arithmetic only: ab
+    comes back float32 and close to the float32 run; L is not touched (it never goes through the net)."""
+    torch.manual_seed(0)
+    model = LitColorizer(functools.partial(UNet, width=8), Classification(decoding="mean")).eval()
+    for parameter in model.parameters():  # random everywhere (the output layer starts at zero)
+        torch.nn.init.normal_(parameter, std=0.2)
+    model.train_resolution = (32, 32)
+    rgb = infer.Picture(photo("coffee", step=10)).resized((32, 48))
+    full = infer.Colorizer(model, precision="32").predict_ab(rgb)
+    half = infer.Colorizer(model, precision="bf16").predict_ab(rgb)
+    assert half.dtype == torch.float32 and full.shape == half.shape == (1, 2, 32, 48)
+    assert 0 < (half - full).abs().max() < 0.05 * full.abs().max() + 1e-3
