@@ -5,6 +5,8 @@
 - ``priors``: bin frequencies of an experiment's training split, for class rebalancing.
 - ``demo``: train on the built-in procedural scenes, then report on its test split beside the three baselines.
 - ``shards``: convert a dataset into LitData shards, for ``StreamingDataModule``.
+- ``colorize``: photos, folders, globs and videos at full resolution with a checkpoint (``colorlab.infer``).
+- ``export``: a checkpoint's network as ONNX or TorchScript with its contract (``colorlab.export``).
 """
 
 from __future__ import annotations
