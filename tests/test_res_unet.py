@@ -9,7 +9,13 @@ import torch
 from colorlab import models
 from colorlab.models.layers import zero_head
 
-HEADED = ["ResNetRegressor", "ResUNet", "ResidualCNN", "UNet", "ZhangCNN"]  # nets whose output is a 1x1 ``head``
+HEADED = [
+    "ResNetRegressor",
+    "ResUNet",
+    "ResidualCNN",
+    "UNet",
+    "ZhangCNN",
+]  # nets whose output is a 1x1 ``head``
 
 
 @pytest.mark.parametrize("out_channels", [2, 261])
@@ -17,7 +23,9 @@ HEADED = ["ResNetRegressor", "ResUNet", "ResidualCNN", "UNet", "ZhangCNN"]  # ne
 def test_fresh_net_predicts_a_constant(name, out_channels):
     """Before any step the output is exactly 0: grey ab for regression, uniform bins for classification."""
     torch.manual_seed(0)
-    net = getattr(models, name)(out_channels, **({"width": 8} if name != "ResNetRegressor" else {"width": 16}))
+    net = getattr(models, name)(
+        out_channels, **({"width": 8} if name != "ResNetRegressor" else {"width": 16})
+    )
     assert isinstance(net.head, torch.nn.Conv2d) and net.head.kernel_size == (1, 1)
     out = net.train()(torch.rand(2, 1, 64, 64))
     assert torch.count_nonzero(out) == 0

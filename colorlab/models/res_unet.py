@@ -39,7 +39,9 @@ from colorlab.models.layers import check_input, zero_head
 
 def _conv_bn(in_channels: int, out_channels: int, stride: int = 1, relu: bool = True) -> nn.Sequential:
     layers: list[nn.Module] = [
-        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),  # BN's shift is the bias
+        nn.Conv2d(
+            in_channels, out_channels, 3, stride=stride, padding=1, bias=False
+        ),  # BN's shift is the bias
         nn.BatchNorm2d(out_channels),
     ]
     if relu:
@@ -64,7 +66,8 @@ class BasicBlock(nn.Module):
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
