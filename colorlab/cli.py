@@ -30,6 +30,7 @@ from colorlab.callbacks import SampleGrid, comparison_grid
 from colorlab.checkpoint import read as read_checkpoint
 from colorlab.data.base import ColorDataModule
 from colorlab.evaluate import (
+    TestBaselines,
     ab_statistics,
     baseline_constants,
     evaluate,
@@ -66,7 +67,7 @@ class ColorlabCLI(LightningCLI):
             save_config_kwargs={"overwrite": True},
             auto_configure_optimizers=False,  # the optimizer is LitColorizer(optimizer=...)
             trainer_defaults={
-                "callbacks": [SampleGrid(), infer.ColorizedWriter(), NonFiniteLossGuard(), RngState()],
+                "callbacks": [SampleGrid(), infer.ColorizedWriter(), NonFiniteLossGuard(), RngState(), TestBaselines()],
             },
             args=args,
             **kwargs,

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 from tqdm import tqdm
 
@@ -116,6 +117,43 @@ def _constant_predictor(ab: torch.Tensor):
         return torch.cat([lab[:, :1], ab.to(lab).view(1, 2, 1, 1).expand(lab.shape[0], 2, *lab.shape[2:])], 1), None
 
     return predict
+
+
+class TestBaselines(L.Callback):
+    """``python -m colorlab test`` logs the three baselines beside the model: their constants come from the
+    training split (``ab_statistics`` over up to ``batches`` training batches), and they are scored by the same
+    metric code on the same test batches, as ``test/baseline_grey/ab_l1`` and so on.
+
+    Args:
+        batches: training batches the constants are estimated from (None: the whole split).
+    """
+
+    def __init__(self, batches: int | None = 50) -> None:
+        self.batches = batches
+        self.rows: dict[str, tuple[Any, Any]] = {}
+
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        datamodule = trainer.datamodule
+        if datamodule is None or not hasattr(datamodule, "train_dataloader"):
+            self.rows = {}
+            return
+        if getattr(datamodule, "train_set", None) is None:
+            datamodule.setup("fit")
+        statistics = ab_statistics(datamodule.train_dataloader(), pl_module.device, self.batches)
+        self.rows = {
+            name: (_constant_predictor(ab.to(pl_module.device)), colorization_metrics(f"test/{name}/").to(pl_module.device))
+            for name, ab in baseline_constants(statistics).items()
+        }
+
+    def on_test_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                          batch_idx: int, dataloader_idx: int = 0) -> None:  # fmt: skip
+        for predict, metrics in self.rows.values():
+            metrics.update(predict(batch["lab"])[0], batch["lab"])
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        for _, metrics in self.rows.values():
+            pl_module.log_dict({k: float(v) for k, v in metrics.compute().items()})
+            metrics.reset()
 
 
 @torch.no_grad()
