@@ -29,13 +29,25 @@ def comparison_grid(lab: torch.Tensor, lab_hat: torch.Tensor) -> Image.Image:
     return Image.fromarray((grid.permute(1, 2, 0) * 255).round().byte().numpy())
 
 
-def first_validation_lab(trainer: L.Trainer, pl_module: L.LightningModule, n: int) -> torch.Tensor:
-    """Lab (n, 3, H, W) of the first ``n`` images of the first validation loader, on the module's device: the
-    same images every epoch (validation loaders do not shuffle)."""
+def validation_epoch_images(
+    trainer: L.Trainer, pl_module: L.LightningModule, n: int
+) -> tuple[Path, torch.Tensor] | None:
+    """For callbacks that save pictures after a validation epoch: the run folder and the Lab (n, 3, H, W) of
+    the first ``n`` images of the first validation loader, on the module's device (the same images every epoch:
+    validation loaders do not shuffle); None during the sanity check and on every rank but the first.
+
+    The run folder is read on every rank before the others return: ``Trainer.log_dir`` is a broadcast under
+    DDP, and reading it on rank 0 alone hangs the run."""
+    if trainer.sanity_checking:
+        return None
+    run_dir = Path(trainer.log_dir or trainer.default_root_dir)
+    if not trainer.is_global_zero:
+        return None
     loader = trainer.val_dataloaders
     batch = next(iter(loader[0] if isinstance(loader, list) else loader))
     batch = {k: v[:n] for k, v in batch.items() if isinstance(v, torch.Tensor)}
-    return pl_module.on_after_batch_transfer(pl_module.transfer_batch_to_device(batch, pl_module.device, 0), 0)["lab"]
+    batch = pl_module.transfer_batch_to_device(batch, pl_module.device, 0)
+    return run_dir, pl_module.on_after_batch_transfer(batch, 0)["lab"]
 
 
 class SampleGrid(L.Callback):
@@ -51,12 +63,10 @@ class SampleGrid(L.Callback):
         self.latest: Path | None = None
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking:
+        images = validation_epoch_images(trainer, pl_module, self.n)
+        if images is None:
             return
-        run_dir = Path(trainer.log_dir or trainer.default_root_dir)  # on every rank: a broadcast under DDP
-        if not trainer.is_global_zero:
-            return
-        lab = first_validation_lab(trainer, pl_module, self.n)
+        run_dir, lab = images
         with torch.no_grad():
             lab_hat = pl_module.colorize(color.normalize(lab)[0])
         image = comparison_grid(lab, lab_hat)
@@ -118,12 +128,10 @@ class ActivationMaps(L.Callback):
                              f"valid names: {valid}")  # fmt: skip
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking:
+        images = validation_epoch_images(trainer, pl_module, self.index + 1)
+        if images is None:
             return
-        run_dir = Path(trainer.log_dir or trainer.default_root_dir)  # on every rank: a broadcast under DDP
-        if not trainer.is_global_zero:
-            return
-        lab = first_validation_lab(trainer, pl_module, self.index + 1)[self.index :]
+        run_dir, lab = images[0], images[1][self.index :]
         modules = dict(pl_module.net.named_modules())
         captured: dict[str, torch.Tensor] = {}
         hooks = [modules[name].register_forward_hook(lambda m, i, out, name=name: captured.__setitem__(name, out))
