@@ -232,7 +232,7 @@ def demo_main(args: list[str]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ evaluate
 EVALUATE_USAGE = """usage: python -m colorlab evaluate --ckpt_path A.ckpt [B.ckpt ...] --config X.yaml [--data.* ...] [--split val|test]
                                 [--name NAME] [--config Y.yaml ... ] [--output DIR] [--max_batches N]
-                                [--baseline_batches N] [--device auto|cpu|cuda]
+                                [--baseline_batches N] [--min_chroma C] [--device auto|cpu|cuda]
 
 Evaluate checkpoints on one or more datasets, each beside the three constant baselines (grey, training mean ab,
 most frequent training bin), and write one table of checkpoints x datasets as results.md, results.csv and
@@ -246,13 +246,15 @@ Tiny ImageNet and Places modules have only val) and --name (default <config stem
   --output DIR                 where the tables go (default outputs/evaluate)
   --max_batches N              evaluate the first N batches of each split only
   --baseline_batches N         training batches the baselines are estimated from (default 100; 0 = all)
+  --min_chroma C               leave out near-grayscale images (mean 8-bit max(R,G,B) - min(R,G,B) below C, e.g. 1)
+                               from the evaluated splits and the baselines' statistics; the count is reported
   --device auto|cpu|cuda       default auto: cuda when available"""
 
 
 def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
     """Split ``evaluate``'s arguments into its own options and one argument list per ``--config`` dataset."""
     options: dict[str, Any] = {"ckpt_path": [], "output": "outputs/evaluate", "max_batches": None,
-                               "baseline_batches": 100, "device": "auto"}  # fmt: skip
+                               "baseline_batches": 100, "device": "auto", "min_chroma": None}  # fmt: skip
     datasets: list[list[str]] = []
     i = 0
     while i < len(args):
@@ -264,7 +266,7 @@ def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
                 values.append(args[i + 1])
                 i += 1
             options["ckpt_path"] += values
-        elif key in ("output", "max_batches", "baseline_batches", "device"):
+        elif key in ("output", "max_batches", "baseline_batches", "device", "min_chroma"):
             if not value:
                 if i + 1 >= len(args):
                     raise ValueError(f"evaluate: {name} needs a value")
@@ -284,6 +286,11 @@ def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
                 options[key] = int(options[key])
             except ValueError:
                 raise ValueError(f"evaluate: --{key} must be an integer, got {options[key]!r}") from None
+    if options["min_chroma"] is not None:
+        try:
+            options["min_chroma"] = float(options["min_chroma"])
+        except ValueError:
+            raise ValueError(f"evaluate: --min_chroma must be a number, got {options['min_chroma']!r}") from None
     if options["device"] not in ("auto", "cpu", "cuda"):
         raise ValueError(f"evaluate: --device must be auto, cpu or cuda, got {options['device']!r}")
     return options, datasets
@@ -311,7 +318,7 @@ def evaluate_main(args: list[str]) -> dict[str, Any]:
     device = options["device"] if options["device"] != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     done = evaluate_datasets(
         [Path(p) for p in options["ckpt_path"]], datasets, Path(options["output"]), torch.device(device),
-        options["max_batches"], options["baseline_batches"] or None,
+        options["max_batches"], options["baseline_batches"] or None, min_chroma=options["min_chroma"],
     )
     print("\n" + done["paths"]["md"].read_text())
     print("written: " + ", ".join(str(p) for p in done["paths"].values()))
@@ -336,6 +343,8 @@ def report_main(args: list[str]) -> dict[str, Path]:
     parser.add_argument("--max_batches", type=int | None, default=None, help="evaluate the first batches only")
     parser.add_argument("--baseline_batches", type=int | None, default=100,
                         help="training batches the baselines are estimated from (None: all)")  # fmt: skip
+    parser.add_argument("--min_chroma", type=float | None, default=None,
+                        help="leave out near-grayscale images (8-bit chroma spread below this, e.g. 1)")  # fmt: skip
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     rest = args[len(runs):]
     if any(a in ("-h", "--help") for a in rest) or not runs:
@@ -347,7 +356,7 @@ def report_main(args: list[str]) -> dict[str, Path]:
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     paths = write_report([Path(r) for r in runs], datamodule, f"{type(datamodule).__name__}/{cfg.split}", cfg.split,
                          Path(cfg.output), torch.device(device), cfg.max_batches, cfg.baseline_batches,
-                         cfg.samples, cfg.checkpoint)  # fmt: skip
+                         cfg.samples, cfg.checkpoint, cfg.min_chroma)  # fmt: skip
     print(f"report: {paths['html']} (and {paths['md'].name}, {len(paths) - 2} tables and figures beside it)")
     return paths
 

@@ -24,31 +24,62 @@ import torch
 from tqdm import tqdm
 
 from colorlab import color
-from colorlab.metrics import METRIC_LABELS, ab_at, classifier_metrics, colorization_metrics
+from colorlab.data.decoding import batch_chroma_spread
+from colorlab.metrics import METRIC_LABELS, classifier_metrics, colorization_metrics
 from colorlab.module import LitColorizer
 from colorlab.objectives import Classification
 
 BASELINES = ("baseline_grey", "baseline_mean_ab", "baseline_mode_bin")
 HEADLINE = ("ab_l1", "ab_mse", "psnr", "ssim", "bin_acc", "auc", "auc_rebal", "pa", "colorfulness_ratio")
 """The metrics of the summary table, in order; the full set is in the CSV and JSON."""
+CLASSIFIER_HEADLINE = ("top1", "accuracy", "ce")
+"""Classifiers' columns after ``HEADLINE`` (``classifier_metrics``)."""
 
 
 def lab_batches(
-    loader: Iterable, device: torch.device | str, limit: int | None = None, desc: str = "batches"
+    loader: Iterable,
+    device: torch.device | str,
+    limit: int | None = None,
+    desc: str = "batches",
+    min_chroma: float | None = None,
+    tally: dict[str, int] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Float32 Lab (B, 3, H, W) of each batch of a loader (up to ``limit`` batches), converted on ``device``,
-    with a progress bar."""
+    with a progress bar.
+
+    Args:
+        min_chroma: leave out the near-grayscale images, those whose ``chroma_spread`` (8-bit sRGB, as the
+            DataModules' training filter) is below this: a grayscale photo has no colour to predict. A batch
+            left empty is skipped.
+        tally: if given, ``tally["images"]`` and ``tally["excluded"]`` count the images yielded and left out.
+    """
+    if min_chroma is not None and not 0 <= min_chroma <= 255:
+        raise ValueError(f"min_chroma must be in [0, 255] (8-bit RGB spread), got {min_chroma}")
+    tally = {} if tally is None else tally
+    tally.setdefault("images", 0)
+    tally.setdefault("excluded", 0)
     sizes = [n for n in (len(loader) if hasattr(loader, "__len__") else None, limit) if n is not None]
     total = min(sizes) if sizes else None  # for the progress bar
     for i, batch in enumerate(tqdm(loader, desc=desc, total=total, unit="batch", leave=False)):
         if limit is not None and i >= limit:
             break
-        yield color.batch_to_lab({k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)})
+        lab = color.batch_to_lab({k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)})
+        if min_chroma is not None:
+            rgb8 = batch["rgb"].to(device) if "rgb" in batch else (color.lab_to_rgb(lab) * 255).round().to(torch.uint8)
+            keep = batch_chroma_spread(rgb8) >= min_chroma
+            tally["excluded"] += int((~keep).sum())
+            lab = lab[keep]
+        tally["images"] += lab.shape[0]
+        if lab.shape[0]:
+            yield lab
 
 
 @torch.no_grad()
-def ab_statistics(loader: Iterable, device: torch.device | str = "cpu", limit: int | None = None) -> dict[str, Any]:
-    """One pass over (up to ``limit`` batches of) a loader: what the baselines and the rebalanced AuC need.
+def ab_statistics(
+    loader: Iterable, device: torch.device | str = "cpu", limit: int | None = None, min_chroma: float | None = None
+) -> dict[str, Any]:
+    """One pass over (up to ``limit`` batches of) a loader: what the baselines and the rebalanced AuC need;
+    ``min_chroma`` leaves out near-grayscale images (``lab_batches``).
 
     Returns:
         {"mean_ab": (2,) float32 pixel-weighted mean ab (Lab units), "counts": (Q,) float64 hard-quantised bin
@@ -57,7 +88,7 @@ def ab_statistics(loader: Iterable, device: torch.device | str = "cpu", limit: i
     total = torch.zeros(2, dtype=torch.float64, device=device)
     counts = torch.zeros(color.ab_bins().shape[0], dtype=torch.float64, device=device)
     images = 0
-    for lab in lab_batches(loader, device, limit, "ab statistics"):
+    for lab in lab_batches(loader, device, limit, "ab statistics", min_chroma):
         total += lab[:, 1:].sum(dim=(0, 2, 3)).double()
         counts += color.bin_counts(lab[:, 1:])
         images += lab.shape[0]
@@ -88,7 +119,7 @@ class _Row:
         lab_hat, logits = self.predict(lab)
         self.metrics.update(lab_hat, lab)
         if self.bin_metrics is not None:
-            self.bin_metrics.update(logits, ab_at(lab[:, 1:], logits.shape[-2:]))
+            self.bin_metrics.update(logits, lab[:, 1:])
 
     def result(self) -> dict[str, Any]:
         values = {k: float(v) for k, v in self.metrics.compute().items()}
@@ -164,6 +195,8 @@ def evaluate(
     prior: torch.Tensor | None = None,
     limit: int | None = None,
     device: torch.device | str = "cpu",
+    min_chroma: float | None = None,
+    tally: dict[str, int] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every model and every constant baseline on the same batches, in one pass over the loader.
 
@@ -174,6 +207,8 @@ def evaluate(
         prior: (Q,) bin prior for the class-rebalanced AuC (``auc_rebal``), the same for every row.
         limit: evaluate the first ``limit`` batches only.
         device: where models run and metrics accumulate.
+        min_chroma: leave out the near-grayscale images (``lab_batches``; e.g. 1.0, as the training filter).
+        tally: if given, counts the images evaluated and left out (``lab_batches``).
 
     Returns:
         name -> {"metrics": {key: value}, "rmse_per_image": [...], "pixel_error_cdf": [F(0), ..., F(150)]}
@@ -185,7 +220,7 @@ def evaluate(
         rows[name] = _Row(_model_predictor(model), isinstance(model.objective, Classification), prior, device)
     for name, ab in baselines.items():
         rows[name] = _Row(_constant_predictor(ab), False, prior, device)
-    for lab in lab_batches(loader, device, limit, "evaluate"):
+    for lab in lab_batches(loader, device, limit, "evaluate", min_chroma, tally):
         for row in rows.values():
             row.update(lab)
     return {name: row.result() for name, row in rows.items()}
@@ -208,7 +243,7 @@ def results_markdown(results: Mapping[str, Mapping[str, Mapping[str, Any]]], not
     parts = []
     for dataset, rows in results.items():
         keys = [k for k in HEADLINE if any(k in r["metrics"] for r in rows.values())]
-        keys += [k for k in ("accuracy", "ce") if any(k in r["metrics"] for r in rows.values())]
+        keys += [k for k in CLASSIFIER_HEADLINE if any(k in r["metrics"] for r in rows.values())]
         table = [[name] + [_format(r["metrics"].get(k)) for k in keys] for name, r in rows.items()]
         parts.append(f"### {dataset}\n\n{notes.get(dataset, '')}\n\n"
                      + markdown_table(["predictor"] + [METRIC_LABELS[k] for k in keys], table))  # fmt: skip
@@ -255,6 +290,7 @@ def evaluate_datasets(
     max_batches: int | None = None,
     baseline_batches: int | None = 100,
     names: list[str] | None = None,
+    min_chroma: float | None = None,
 ) -> dict[str, Any]:
     """The ``evaluate`` command: every checkpoint and the three baselines on every dataset.
 
@@ -267,6 +303,8 @@ def evaluate_datasets(
         baseline_batches: training batches (shuffled, so a random sample) the baselines' constants and the
             rebalanced AuC's prior are estimated from; None = the whole training split.
         names: the checkpoints' row names; default ``checkpoint_names``.
+        min_chroma: leave near-grayscale images out of the evaluated split and the baselines' statistics
+            (``lab_batches``); their count is in the meta and the table's note.
 
     Returns:
         {"results": {dataset: {predictor: result}}, "meta": {...}, "paths": {"md", "csv", "json"},
@@ -291,16 +329,20 @@ def evaluate_datasets(
         evaluated = datamodule.test_set if split == "test" else datamodule.val_set
         if evaluated is None:
             raise ValueError(f"{name}: {type(datamodule).__name__} has no {split} split (try --split val)")
-        statistics = ab_statistics(datamodule.train_dataloader(), device, baseline_batches)
+        statistics = ab_statistics(datamodule.train_dataloader(), device, baseline_batches, min_chroma)
         baselines = baseline_constants(statistics)
         loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
-        results[name] = evaluate(models, loader, baselines, color.smooth_prior(statistics["counts"]), max_batches, device)
-        images = len(results[name][BASELINES[0]]["rmse_per_image"])
+        tally: dict[str, int] = {}
+        prior = color.smooth_prior(statistics["counts"])
+        results[name] = evaluate(models, loader, baselines, prior, max_batches, device, min_chroma, tally)
+        images = tally["images"]
+        excluded = "" if min_chroma is None else (
+            f" ({tally['excluded']} near-grayscale images, chroma spread < {min_chroma:g}, left out)")
         meta["datasets"][name] = {
             "datamodule": type(datamodule).__name__, "root": str(getattr(datamodule, "root", None)), "split": split,
-            "images": images, "baseline_images": statistics["images"],
-            "baselines": {k: v.tolist() for k, v in baselines.items()},
-            "note": f"{type(datamodule).__name__} {split} split, {images} images; baselines and the rebalanced "
-                    f"AuC's prior from {statistics['images']} training images.",
+            "images": images, "excluded_grayscale": tally["excluded"], "min_chroma": min_chroma,
+            "baseline_images": statistics["images"], "baselines": {k: v.tolist() for k, v in baselines.items()},
+            "note": f"{type(datamodule).__name__} {split} split, {images} images{excluded}; baselines and the "
+                    f"rebalanced AuC's prior from {statistics['images']} training images.",
         }  # fmt: skip
     return {"results": results, "meta": meta, "paths": write_tables(results, Path(output), meta), "models": models}

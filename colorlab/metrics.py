@@ -237,14 +237,31 @@ class BinAccuracy(_Mean):
 
 
 class LogitAccuracy(_Mean):
-    """Classifiers only: fraction of pixels whose most likely bin (argmax of the logits) is the true ab's bin
-    (the Stanford report's "accuracy", at the net's output resolution). Takes logits (B, Q, h, w) and ab
-    (B, 2, h, w) in Lab units."""
+    """Classifiers only: fraction of pixels whose most likely bin (argmax of the logits) is the true ab's bin.
+
+    Takes logits (B, Q, h, w) and the true ab (B, 2, H, W) in Lab units, at any resolution:
+
+    - ``full_resolution=False`` (``accuracy``, the Stanford report's "accuracy" at the net's output resolution):
+      the truth is area-averaged to the logits' size (``ab_at``) first;
+    - ``full_resolution=True`` (``top1``): the argmax bin is upsampled by nearest neighbour to the truth's size
+      and compared with every true pixel's nearest bin (the same count as nearest-upsampled logits, at a Q-th of
+      the cost).
+    """
 
     higher_is_better = True
 
+    def __init__(self, full_resolution: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.full_resolution = full_resolution
+
     def update(self, logits: torch.Tensor, ab: torch.Tensor) -> None:
-        self._add(bin_hits(logits.argmax(dim=1), ab), ab[:, 0].numel())
+        if not self.full_resolution:
+            ab = ab_at(ab, logits.shape[-2:])
+            self._add(bin_hits(logits.argmax(dim=1), ab), ab[:, 0].numel())
+            return
+        bins_hat = logits.argmax(dim=1, keepdim=True).float()  # (B, 1, h, w); exact in float32 for Q < 2**24
+        bins_hat = F.interpolate(bins_hat, size=ab.shape[-2:], mode="nearest").long()[:, 0]
+        self._add(bin_hits(bins_hat, ab), ab[:, 0].numel())
 
 
 def soft_cross_entropy(
@@ -261,11 +278,13 @@ def soft_cross_entropy(
 
 
 class CrossEntropy(_Mean):
-    """Classifiers only: mean ``soft_cross_entropy`` over pixels. Takes logits (B, Q, h, w) and ab (B, 2, h, w)."""
+    """Classifiers only: mean ``soft_cross_entropy`` over pixels at the net's resolution. Takes logits (B, Q, h, w)
+    and the true ab (B, 2, H, W), area-averaged to (h, w) first (``ab_at``)."""
 
     higher_is_better = False
 
     def update(self, logits: torch.Tensor, ab: torch.Tensor) -> None:
+        ab = ab_at(ab, logits.shape[-2:])
         self._add(soft_cross_entropy(logits, ab).double().sum(), ab[:, 0].numel())
 
 
@@ -402,11 +421,11 @@ def colorization_metrics(prefix: str, prior: torch.Tensor | None = None) -> Metr
 
 
 def classifier_metrics(prefix: str) -> MetricCollection:
-    """Metrics of a classifier's bin distribution, each updated with logits (B, Q, h, w) and the true ab at the
-    net's resolution (``ab_at``): ``accuracy`` (argmax bin) and ``ce`` (soft-encoded cross-entropy, nats)."""
-    return MetricCollection(
-        {"accuracy": LogitAccuracy(), "ce": CrossEntropy()}, prefix=prefix, compute_groups=False
-    )
+    """Metrics of a classifier's bin distribution, each updated with logits (B, Q, h, w) and the true ab
+    (B, 2, H, W) at full resolution: ``top1`` (argmax bin upsampled to full resolution), ``accuracy`` (argmax bin
+    at the net's resolution) and ``ce`` (soft-encoded cross-entropy at the net's resolution, nats)."""
+    metrics = {"top1": LogitAccuracy(full_resolution=True), "accuracy": LogitAccuracy(), "ce": CrossEntropy()}
+    return MetricCollection(metrics, prefix=prefix, compute_groups=False)
 
 
 def ab_at(ab: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
@@ -429,7 +448,8 @@ METRIC_LABELS: dict[str, str] = {
     "colorfulness": "colourfulness",
     "colorfulness_true": "colourfulness of truth",
     "colorfulness_ratio": "colourfulness ratio",
-    "accuracy": "argmax bin accuracy",
+    "top1": "top-1 bin accuracy",
+    "accuracy": "argmax bin accuracy (net resolution)",
     "ce": "cross-entropy (nats)",
 }
 """Human-readable name and unit of every metric key, for tables and plots."""

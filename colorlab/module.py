@@ -21,7 +21,7 @@ from torchmetrics import MeanMetric
 
 from colorlab import color
 from colorlab.checkpoint import read as read_checkpoint
-from colorlab.metrics import ab_at, classifier_metrics, colorization_metrics
+from colorlab.metrics import classifier_metrics, colorization_metrics
 from colorlab.objectives import Classification, Objective, Regression
 
 # A network class (or any callable) taking the output channel count: ``UNet`` or ``partial(UNet, width=16)``.
@@ -138,7 +138,7 @@ class LitColorizer(L.LightningModule):
         self.log_dict(metrics, batch_size=lab.shape[0])
         if isinstance(self.objective, Classification):
             bin_metrics = self.val_bin_metrics if stage == "val" else self.test_bin_metrics
-            bin_metrics.update(out, ab_at(lab[:, 1:], out.shape[-2:]))
+            bin_metrics.update(out, lab[:, 1:])
             self.log_dict(bin_metrics, batch_size=lab.shape[0])
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:

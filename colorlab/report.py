@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from colorlab import color
 from colorlab.evaluate import (
     BASELINES,
+    CLASSIFIER_HEADLINE,
     HEADLINE,
     checkpoint_names,
     evaluate_datasets,
@@ -135,10 +136,12 @@ def plot_colorfulness(results: dict[str, dict[str, Any]], path: Path) -> Path:
 
 
 @torch.no_grad()
-def plot_samples(models: dict[str, Any], loader: Any, n: int, device: torch.device | str, path: Path) -> Path:
-    """The first ``n`` images of ``loader``: a row each, columns grayscale | each model | ground truth."""
+def plot_samples(models: dict[str, Any], loader: Any, n: int, device: torch.device | str, path: Path,
+                 min_chroma: float | None = None) -> Path:  # fmt: skip
+    """The first ``n`` images of ``loader`` (those with colour, given ``min_chroma``: ``lab_batches``): a row
+    each, columns grayscale | each model | ground truth."""
     labs = []
-    for lab in lab_batches(loader, device, desc="samples"):
+    for lab in lab_batches(loader, device, desc="samples", min_chroma=min_chroma):
         labs.append(lab)
         if sum(x.shape[0] for x in labs) >= n:
             break
@@ -161,7 +164,7 @@ def plot_samples(models: dict[str, Any], loader: Any, n: int, device: torch.devi
 
 # ------------------------------------------------------------------------------ the page
 def _table_rows(results: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    keys = [k for k in (*HEADLINE, "accuracy", "ce") if any(k in r["metrics"] for r in results.values())]
+    keys = [k for k in (*HEADLINE, *CLASSIFIER_HEADLINE) if any(k in r["metrics"] for r in results.values())]
     rows = [[name] + [f"{r['metrics'][k]:.4g}" if k in r["metrics"] else "" for k in keys] for name, r in results.items()]
     return ["predictor"] + [METRIC_LABELS[k] for k in keys], rows
 
@@ -191,6 +194,7 @@ def write_report(
     baseline_batches: int | None = 100,
     samples: int = 6,
     checkpoint: str = "best",
+    min_chroma: float | None = None,
 ) -> dict[str, Path]:
     """Build the report for ``runs`` (run folders, see ``find_run``) evaluated on ``datamodule``'s ``split``.
 
@@ -201,7 +205,7 @@ def write_report(
     names = checkpoint_names([f["dir"] for f in found])
     output = Path(output)
     done = evaluate_datasets([f["checkpoint"] for f in found], [(dataset, datamodule, split)], output, device,
-                             max_batches, baseline_batches, names=names)  # fmt: skip
+                             max_batches, baseline_batches, names=names, min_chroma=min_chroma)  # fmt: skip
     results = done["results"][dataset]
     paths = {f"results_{k}": v for k, v in done["paths"].items()}
     figures = {
@@ -210,7 +214,7 @@ def write_report(
     }
     figures["rmse_cdf"], figures["pixel_error_cdf"] = plot_cdfs(results, output / "rmse_cdf.png", output / "pixel_error_cdf.png")
     loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
-    figures["samples"] = plot_samples(done["models"], loader, samples, device, output / "samples.png")
+    figures["samples"] = plot_samples(done["models"], loader, samples, device, output / "samples.png", min_chroma)
     note = done["meta"]["datasets"][dataset]["note"]
     header, rows = _table_rows(results)
     run_lines = [f"- `{n}`: `{f['dir']}` (checkpoint `{f['checkpoint'].name}`)" for n, f in zip(names, found)]

@@ -14,7 +14,8 @@ from sklearn.neighbors import NearestNeighbors
 
 from colorlab import color
 from colorlab.cli import cli_main
-from colorlab.evaluate import ab_statistics, baseline_constants, evaluate
+from colorlab.data.decoding import batch_chroma_spread, chroma_spread
+from colorlab.evaluate import ab_statistics, baseline_constants, evaluate, lab_batches
 
 
 @pytest.fixture
@@ -70,12 +71,39 @@ def _logged(run: Path) -> dict[str, float]:
     return {k[4:]: float(v) for k, v in rows[-1].items() if k.startswith("val/") and v}
 
 
+def test_min_chroma_leaves_out_the_grayscale_images_and_counts_them(rgb_loader):
+    """Grey images (R = G = B) and a grey photo stored as colour (spread 0.5) are left out of the baselines' statistics
+    and of every row; the rows then equal an evaluation of the colour images alone."""
+    g = torch.Generator().manual_seed(1)
+    grey = torch.randint(0, 255, (2, 1, 12, 12), dtype=torch.uint8, generator=g).expand(2, 3, 12, 12).clone()
+    near = grey[:1].clone()
+    near[0, 0, ::2] += 1  # spread 1 on half the rows: chroma_spread 0.5
+    mixed = [{"rgb": torch.cat([rgb_loader[0]["rgb"], grey])}, {"rgb": near}, *rgb_loader[1:]]
+    spreads = [chroma_spread(im.permute(1, 2, 0).numpy()) for b in mixed for im in b["rgb"]]
+    assert spreads[2:5] == [0.0, 0.0, 0.5] and min(spreads[:2] + spreads[5:]) > 50  # numpy reference
+    np.testing.assert_allclose(batch_chroma_spread(mixed[0]["rgb"]).numpy(), spreads[:4], rtol=1e-6)
+    kept = ab_statistics(mixed, min_chroma=1.0)
+    assert kept["images"] == 6
+    np.testing.assert_allclose(kept["mean_ab"].numpy(), ab_statistics(rgb_loader)["mean_ab"].numpy(), rtol=1e-6)
+    assert ab_statistics(mixed, min_chroma=0.4)["images"] == 7  # the threshold is used, not a fixed one
+    assert ab_statistics(mixed)["images"] == 9
+    tally: dict = {}
+    constants = baseline_constants(kept)
+    rows = evaluate({}, mixed, constants, min_chroma=1.0, tally=tally)
+    assert tally == {"images": 6, "excluded": 3}
+    alone = evaluate({}, rgb_loader, constants)
+    for name in constants:
+        assert rows[name]["metrics"] == pytest.approx(alone[name]["metrics"], rel=1e-6, nan_ok=True), name
+    with pytest.raises(ValueError, match="min_chroma"):
+        next(lab_batches(mixed, "cpu", min_chroma=300))
+
+
 @pytest.mark.slow
 def test_evaluate_command_writes_tables_equal_to_the_logged_metrics(tiny_runs, tmp_path, capsys):
     runs = tiny_runs
     ckpts = [str(run / "checkpoints/last.ckpt") for run in runs]
     out = tmp_path / "eval"
-    done = cli_main(["evaluate", "--ckpt_path", *ckpts, "--output", str(out), "--device", "cpu",
+    done = cli_main(["evaluate", "--ckpt_path", *ckpts, "--output", str(out), "--device", "cpu", "--min_chroma", "1",
                      "--config", str(ROOT / "experiments/demo.yaml"), *DATA, "--split", "val",
                      "--config", str(ROOT / "experiments/demo.yaml"), *DATA, "--name", "scenes test"])  # fmt: skip
     names = ["cls/version_0/last", "reg/version_0/last"]
@@ -91,7 +119,9 @@ def test_evaluate_command_writes_tables_equal_to_the_logged_metrics(tiny_runs, t
         got = saved["results"]["demo/val"][name]["metrics"]
         for key in ("ab_l1", "ab_mse", "psnr", "ssim", "bin_acc", "auc", "pa", "colorfulness_ratio", "rmse"):
             assert got[key] == pytest.approx(logged[key], rel=1e-4, abs=1e-6), (name, key)
-    assert "accuracy" in saved["results"]["demo/val"][names[0]]["metrics"]
+    cls = saved["results"]["demo/val"][names[0]]["metrics"]
+    assert cls["top1"] == pytest.approx(_logged(runs[0])["top1"], rel=1e-4) and "accuracy" in cls
+    assert saved["meta"]["datasets"]["demo/val"]["excluded_grayscale"] == 0  # the scenes all have colour
     assert "accuracy" not in saved["results"]["demo/val"][names[1]]["metrics"]
     # CSV: one row per (dataset, predictor), the same values as the JSON
     with (out / "results.csv").open() as f:
@@ -117,6 +147,7 @@ def test_evaluate_command_writes_tables_equal_to_the_logged_metrics(tiny_runs, t
         (["--ckpt_path", "no/such.ckpt", "--config", "experiments/demo.yaml"], "no/such.ckpt"),
         (["--ckpt_path", "a.ckpt", "--device", "tpu", "--config", "experiments/demo.yaml"], "tpu"),
         (["--ckpt_path", "a.ckpt", "--max_batches", "many", "--config", "experiments/demo.yaml"], "many"),
+        (["--ckpt_path", "a.ckpt", "--min_chroma", "grey", "--config", "experiments/demo.yaml"], "grey"),
         (["stray", "--config", "experiments/demo.yaml"], "stray"),
     ],
 )

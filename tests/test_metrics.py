@@ -67,6 +67,30 @@ def test_bin_accuracy_against_sklearn_nearest_bins(pair):
     assert metric.compute().item() == pytest.approx(np.mean(predicted == truth))
 
 
+def test_top1_upsamples_the_argmax_and_accuracy_averages_the_truth(pair):
+    """``top1``: each net-resolution argmax bin (2x2 blocks here) against the bin of every true full-resolution
+    pixel in its block (numpy upsampling); ``accuracy``: against the bin of the block's mean ab."""
+    _, lab = pair
+    g = torch.Generator().manual_seed(2)
+    coarse = lab[:, 1:, :6, :6].repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+    ab = coarse + torch.randn(coarse.shape, generator=g) * 4  # (B, 2, 12, 12): blocks of 4 similar pixels
+    b, _, h, w = ab.shape
+    q = color.ab_bins().shape[0]
+    near = lambda x: color.nearest_bin(x).reshape(-1).numpy()  # the bin definition (tested against sklearn above)
+    mean = ab.reshape(b, 2, h // 2, 2, w // 2, 2).mean(dim=(3, 5))  # (B, 2, h/2, w/2) block means
+    chosen = near(mean).copy()
+    chosen[::3] = (chosen[::3] + 7) % q  # a third of the blocks wrong
+    logits = torch.nn.functional.one_hot(torch.from_numpy(chosen), q).float()
+    logits = logits.reshape(b, h // 2, w // 2, q).permute(0, 3, 1, 2)
+    full = np.repeat(np.repeat(chosen.reshape(b, h // 2, w // 2), 2, axis=1), 2, axis=2).reshape(-1)
+    collection = metrics.classifier_metrics("")
+    collection.update(logits, ab)
+    got = collection.compute()
+    assert got["top1"].item() == pytest.approx(np.mean(full == near(ab)))
+    assert got["accuracy"].item() == pytest.approx(np.mean(chosen == near(mean)))
+    assert 0.2 < got["top1"].item() < got["accuracy"].item() < 0.7  # distinct figures
+
+
 def test_exact_first_batch_keeps_every_metric_separate(pair):
     """An exact first batch gives the ab errors identical (zero) states; they must not be merged."""
     lab_hat, lab = pair

@@ -12,6 +12,7 @@ import os
 import struct
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps
 
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError)
@@ -92,3 +93,10 @@ def chroma_spread(rgb: np.ndarray) -> float:
         rgb: (H, W, 3) uint8.
     """
     return float((rgb.max(axis=2) - rgb.min(axis=2)).mean())
+
+
+def batch_chroma_spread(rgb: torch.Tensor) -> torch.Tensor:
+    """``chroma_spread`` of every image of a uint8 batch (B, 3, H, W), on the batch's device: (B,) float32."""
+    if rgb.dtype != torch.uint8 or rgb.ndim != 4 or rgb.shape[1] != 3:
+        raise TypeError(f"rgb must be a uint8 (B, 3, H, W) batch, got {rgb.dtype} {tuple(rgb.shape)}")
+    return (rgb.amax(dim=1) - rgb.amin(dim=1)).float().mean(dim=(1, 2))
