@@ -230,7 +230,7 @@ def demo_main(args: list[str]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ evaluate
-EVALUATE_USAGE = """usage: python -m colorlab evaluate --ckpt_path A.ckpt [B.ckpt ...] --config X.yaml [--data.* ...] [--split val|test]
+EVALUATE_USAGE = """usage: python -m colorlab evaluate --ckpt_path A.ckpt [B.ckpt ...] --config X.yaml [--data.* ...] [--split val|test|predict]
                                 [--name NAME] [--config Y.yaml ... ] [--output DIR] [--max_batches N]
                                 [--baseline_batches N] [--min_chroma C] [--device auto|cpu|cuda]
 
@@ -240,7 +240,8 @@ results.json under --output (default outputs/evaluate).
 
 Each --config starts a dataset: the experiment YAML's data: section, then the options after it up to the next
 --config: --data.* overrides (e.g. --data.root PATH, --data.init_args.batch_size 64), --split (default test; the
-Tiny ImageNet and Places modules have only val) and --name (default <config stem>/<split>).
+Tiny ImageNet and Places modules have only val; predict = every image the DataModule would colorize, e.g. a whole
+folder of photos for a model trained on another dataset) and --name (default <config stem>/<split>).
 
   --ckpt_path FILE [FILE ...]  checkpoints to evaluate (safe loading: weights only, trusted classes)
   --output DIR                 where the tables go (default outputs/evaluate)
@@ -308,7 +309,7 @@ def evaluate_main(args: list[str]) -> dict[str, Any]:
     datasets = []
     for group in groups:
         parser = _experiment_data_parser("colorlab evaluate", "one evaluate dataset (see evaluate --help)")
-        parser.add_argument("--split", choices=["val", "test"], default="test")
+        parser.add_argument("--split", choices=["val", "test", "predict"], default="test")
         parser.add_argument("--name", default=None)
         cfg, datamodule = _datamodule_from(parser, group)
         name = cfg.name or f"{Path(cfg.config).stem}/{cfg.split}"

@@ -296,7 +296,9 @@ def evaluate_datasets(
 
     Args:
         checkpoints: ``.ckpt`` files (loaded with ``LitColorizer.load_from_checkpoint``, which reads them safely).
-        datasets: (name, DataModule, split) triples, split "val" or "test".
+        datasets: (name, DataModule, split) triples, split "val", "test" or "predict" (every image the DataModule
+            would colorize, e.g. all of a folder of photos for a model trained elsewhere; the baselines still
+            come from its training split).
         output: folder for results.md / .csv / .json.
         device: where models run.
         max_batches: evaluate the first batches of each split only.
@@ -320,18 +322,18 @@ def evaluate_datasets(
     results: dict[str, Any] = {}
     meta: dict[str, Any] = {"checkpoints": {n: str(p) for n, p in zip(models, checkpoints)}, "datasets": {}}
     for name, datamodule, split in datasets:
-        if split not in ("val", "test"):
-            raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+        if split not in ("val", "test", "predict"):
+            raise ValueError(f"split must be 'val', 'test' or 'predict', got {split!r}")
         datamodule.prepare_data()
         datamodule.setup("fit")
-        if split == "test" and datamodule.test_set is None:
-            datamodule.setup("test")
-        evaluated = datamodule.test_set if split == "test" else datamodule.val_set
+        if split in ("test", "predict") and getattr(datamodule, f"{split}_set", None) is None:
+            datamodule.setup(split)
+        evaluated = getattr(datamodule, f"{split}_set", None)
         if evaluated is None:
             raise ValueError(f"{name}: {type(datamodule).__name__} has no {split} split (try --split val)")
         statistics = ab_statistics(datamodule.train_dataloader(), device, baseline_batches, min_chroma)
         baselines = baseline_constants(statistics)
-        loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
+        loader = getattr(datamodule, f"{split}_dataloader")()
         tally: dict[str, int] = {}
         prior = color.smooth_prior(statistics["counts"])
         results[name] = evaluate(models, loader, baselines, prior, max_batches, device, min_chroma, tally)

@@ -98,6 +98,29 @@ def test_min_chroma_leaves_out_the_grayscale_images_and_counts_them(rgb_loader):
         next(lab_batches(mixed, "cpu", min_chroma=300))
 
 
+def test_predict_split_scores_every_image_of_a_folder(tmp_path):
+    """A folder of photos for a model trained elsewhere: split "predict" evaluates all of them (val only a tenth);
+    the grey one is left out by min_chroma and counted."""
+    from PIL import Image
+
+    from colorlab.data import FolderDataModule
+    from colorlab.evaluate import evaluate_datasets
+
+    rng = np.random.default_rng(0)
+    for i in range(9):
+        Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(tmp_path / f"photo{i}.png")
+    Image.fromarray(rng.integers(0, 256, (20, 24), dtype=np.uint8)).convert("RGB").save(tmp_path / "grey.png")
+    module = lambda: FolderDataModule(str(tmp_path), image_size=16, batch_size=4, num_workers=0)
+    done = evaluate_datasets([], [("all", module(), "predict"), ("val", module(), "val")], tmp_path / "out",
+                             min_chroma=1.0)  # fmt: skip
+    meta = done["meta"]["datasets"]
+    assert (meta["all"]["images"], meta["all"]["excluded_grayscale"]) == (9, 1)
+    assert meta["val"]["images"] + meta["val"]["excluded_grayscale"] == 1
+    assert "9 images (1 near-grayscale" in meta["all"]["note"]
+    with pytest.raises(ValueError, match="split"):
+        evaluate_datasets([], [("x", module(), "train")], tmp_path / "out")
+
+
 @pytest.mark.slow
 def test_evaluate_command_writes_tables_equal_to_the_logged_metrics(tiny_runs, tmp_path, capsys):
     runs = tiny_runs
