@@ -232,7 +232,8 @@ def demo_main(args: list[str]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ evaluate
 EVALUATE_USAGE = """usage: python -m colorlab evaluate --ckpt_path A.ckpt [B.ckpt ...] --config X.yaml [--data.* ...] [--split val|test|predict]
                                 [--name NAME] [--config Y.yaml ... ] [--output DIR] [--max_batches N]
-                                [--baseline_batches N] [--min_chroma C] [--device auto|cpu|cuda]
+                                [--baseline_batches N] [--min_chroma C] [--decoding D] [--temperature T]
+                                [--device auto|cpu|cuda]
 
 Evaluate checkpoints on one or more datasets, each beside the three constant baselines (grey, training mean ab,
 most frequent training bin), and write one table of checkpoints x datasets as results.md, results.csv and
@@ -249,13 +250,16 @@ folder of photos for a model trained on another dataset) and --name (default <co
   --baseline_batches N         training batches the baselines are estimated from (default 100; 0 = all)
   --min_chroma C               leave out near-grayscale images (mean 8-bit max(R,G,B) - min(R,G,B) below C, e.g. 1)
                                from the evaluated splits and the baselines' statistics; the count is reported
+  --decoding D, --temperature T  classifiers only: mode, mean, annealed_mean or sample, and the annealed-mean
+                               temperature, in place of each checkpoint's saved ones
   --device auto|cpu|cuda       default auto: cuda when available"""
 
 
 def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
     """Split ``evaluate``'s arguments into its own options and one argument list per ``--config`` dataset."""
     options: dict[str, Any] = {"ckpt_path": [], "output": "outputs/evaluate", "max_batches": None,
-                               "baseline_batches": 100, "device": "auto", "min_chroma": None}  # fmt: skip
+                               "baseline_batches": 100, "device": "auto", "min_chroma": None,
+                               "decoding": None, "temperature": None}  # fmt: skip
     datasets: list[list[str]] = []
     i = 0
     while i < len(args):
@@ -267,7 +271,7 @@ def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
                 values.append(args[i + 1])
                 i += 1
             options["ckpt_path"] += values
-        elif key in ("output", "max_batches", "baseline_batches", "device", "min_chroma"):
+        elif key in ("output", "max_batches", "baseline_batches", "device", "min_chroma", "decoding", "temperature"):
             if not value:
                 if i + 1 >= len(args):
                     raise ValueError(f"evaluate: {name} needs a value")
@@ -287,11 +291,12 @@ def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
                 options[key] = int(options[key])
             except ValueError:
                 raise ValueError(f"evaluate: --{key} must be an integer, got {options[key]!r}") from None
-    if options["min_chroma"] is not None:
-        try:
-            options["min_chroma"] = float(options["min_chroma"])
-        except ValueError:
-            raise ValueError(f"evaluate: --min_chroma must be a number, got {options['min_chroma']!r}") from None
+    for key in ("min_chroma", "temperature"):
+        if options[key] is not None:
+            try:
+                options[key] = float(options[key])
+            except ValueError:
+                raise ValueError(f"evaluate: --{key} must be a number, got {options[key]!r}") from None
     if options["device"] not in ("auto", "cpu", "cuda"):
         raise ValueError(f"evaluate: --device must be auto, cpu or cuda, got {options['device']!r}")
     return options, datasets
@@ -320,6 +325,7 @@ def evaluate_main(args: list[str]) -> dict[str, Any]:
     done = evaluate_datasets(
         [Path(p) for p in options["ckpt_path"]], datasets, Path(options["output"]), torch.device(device),
         options["max_batches"], options["baseline_batches"] or None, min_chroma=options["min_chroma"],
+        decoding=options["decoding"], temperature=options["temperature"],
     )
     print("\n" + done["paths"]["md"].read_text())
     print("written: " + ", ".join(str(p) for p in done["paths"].values()))

@@ -291,6 +291,8 @@ def evaluate_datasets(
     baseline_batches: int | None = 100,
     names: list[str] | None = None,
     min_chroma: float | None = None,
+    decoding: color.Decoding | None = None,
+    temperature: float | None = None,
 ) -> dict[str, Any]:
     """The ``evaluate`` command: every checkpoint and the three baselines on every dataset.
 
@@ -307,6 +309,8 @@ def evaluate_datasets(
         names: the checkpoints' row names; default ``checkpoint_names``.
         min_chroma: leave near-grayscale images out of the evaluated split and the baselines' statistics
             (``lab_batches``); their count is in the meta and the table's note.
+        decoding, temperature: replace the classifiers' saved decoding (``Classification.set_decoding``);
+            regression checkpoints are unaffected. Recorded in the meta.
 
     Returns:
         {"results": {dataset: {predictor: result}}, "meta": {...}, "paths": {"md", "csv", "json"},
@@ -319,8 +323,14 @@ def evaluate_datasets(
     if len(names) != len(checkpoints) or len(set(names)) != len(names) or set(names) & set(BASELINES):
         raise ValueError(f"names must be {len(checkpoints)} distinct names other than the baselines', got {names}")
     models = {name: LitColorizer.load_from_checkpoint(path, map_location="cpu") for name, path in zip(names, checkpoints)}
+    decodings = {}
+    for name, model in models.items():
+        if isinstance(model.objective, Classification):
+            model.objective.set_decoding(decoding, temperature)
+            decodings[name] = {"decoding": model.objective.decoding, "temperature": model.objective.temperature}
     results: dict[str, Any] = {}
-    meta: dict[str, Any] = {"checkpoints": {n: str(p) for n, p in zip(models, checkpoints)}, "datasets": {}}
+    meta: dict[str, Any] = {"checkpoints": {n: str(p) for n, p in zip(models, checkpoints)}, "decoding": decodings,
+                            "datasets": {}}  # fmt: skip
     for name, datamodule, split in datasets:
         if split not in ("val", "test", "predict"):
             raise ValueError(f"split must be 'val', 'test' or 'predict', got {split!r}")

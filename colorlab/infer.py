@@ -57,10 +57,7 @@ def load_model(
     if decoding is not None or temperature is not None:
         if not isinstance(model.objective, Classification):
             raise ValueError(f"--decoding / --temperature apply to classifiers; {ckpt_path} is a regression model")
-        decoding = decoding or model.objective.decoding
-        temperature = model.objective.temperature if temperature is None else temperature
-        color.decode(torch.zeros(1, color.ab_bins().shape[0], 1, 1), decoding, temperature)  # validates both
-        model.objective.decoding, model.objective.temperature = decoding, temperature
+        model.objective.set_decoding(decoding, temperature)
     return model.to(_device(device)).eval()
 
 

@@ -118,8 +118,7 @@ class Classification(Objective):
         )
         if loss not in ("cross_entropy", "kl"):
             raise ValueError(f"loss must be 'cross_entropy' or 'kl', got {loss!r}")
-        if decoding not in ("mode", "mean", "annealed_mean", "sample"):
-            raise ValueError(f"decoding must be mode, mean, annealed_mean or sample; got {decoding!r}")
+        self.set_decoding(decoding, temperature)
         self.channels = color.ab_bins().shape[0]
         # Checked here, not at the first step: a one-pixel soft-encoding applies color.soft_encode's own
         # limits on k and sigma, and annealed-mean decoding needs T > 0.
@@ -127,12 +126,9 @@ class Classification(Objective):
             color.soft_encode(torch.zeros(1, 2, 1, 1), k, sigma)
         except ValueError as err:
             raise ValueError(f"Classification: {err} (init_args k={k}, sigma={sigma})") from err
-        if decoding == "annealed_mean" and not temperature > 0:
-            raise ValueError(f"Classification: temperature must be > 0 for annealed_mean decoding, got {temperature}")
         if not 0.0 <= lam <= 1.0:
             raise ValueError(f"Classification: lam must be in [0, 1], got {lam}")
         self.loss_name, self.k, self.sigma = loss, k, sigma
-        self.decoding, self.temperature = decoding, temperature
         self.rebalance = priors is not None
         self.prior_values: list[float] | None = None  # what checkpoints store in place of a file path
         weights = torch.ones(self.channels)
@@ -144,6 +140,17 @@ class Classification(Objective):
             weights = color.rebalance_weights(prior, lam)
         # A buffer, so checkpoints carry the weights and inference never needs the priors file.
         self.register_buffer("class_weights", weights)
+
+    def set_decoding(self, decoding: color.Decoding | None = None, temperature: float | None = None) -> None:
+        """Check and set how predictions become ab (None keeps the current one), e.g. to colorize or evaluate a
+        trained classifier with another decoding than it was saved with."""
+        decoding = self.decoding if decoding is None else decoding
+        temperature = self.temperature if temperature is None else temperature
+        if decoding not in ("mode", "mean", "annealed_mean", "sample"):
+            raise ValueError(f"decoding must be mode, mean, annealed_mean or sample; got {decoding!r}")
+        if decoding == "annealed_mean" and not temperature > 0:
+            raise ValueError(f"Classification: temperature must be > 0 for annealed_mean decoding, got {temperature}")
+        self.decoding, self.temperature = decoding, temperature
 
     def loss(self, out: torch.Tensor, y_ab: torch.Tensor) -> torch.Tensor:
         ab = _resize(y_ab, out.shape[-2:]) * color.AB_SCALE  # (B, 2, h, w), Lab units

@@ -160,6 +160,15 @@ def test_evaluate_command_writes_tables_equal_to_the_logged_metrics(tiny_runs, t
             line = next(l for l in section.splitlines() if l.startswith(f"| {name} |"))
             assert line.split(" | ")[1] == f"{result['metrics']['ab_l1']:.4g}"
     assert "baseline_mode_bin" in capsys.readouterr().out
+    # --decoding replaces the classifier's saved decoding (annealed mean) and leaves the regression model alone
+    mode = cli_main(["evaluate", "--ckpt_path", *ckpts, "--output", str(tmp_path / "mode"), "--device", "cpu",
+                     "--decoding", "mode", "--config", str(ROOT / "experiments/demo.yaml"), *DATA, "--split", "val"])
+    assert mode["meta"]["decoding"] == {names[0]: {"decoding": "mode", "temperature": pytest.approx(0.38)}}
+    assert saved["meta"]["decoding"][names[0]]["decoding"] == "annealed_mean"
+    got = {n: mode["results"]["demo/val"][n]["metrics"] for n in names}
+    assert got[names[1]]["ab_l1"] == pytest.approx(saved["results"]["demo/val"][names[1]]["metrics"]["ab_l1"])
+    assert got[names[0]]["ab_l1"] != pytest.approx(cls["ab_l1"], rel=1e-3)
+    assert got[names[0]]["top1"] == pytest.approx(cls["top1"])  # the argmax does not depend on the decoding
 
 
 @pytest.mark.parametrize(
@@ -171,6 +180,7 @@ def test_evaluate_command_writes_tables_equal_to_the_logged_metrics(tiny_runs, t
         (["--ckpt_path", "a.ckpt", "--device", "tpu", "--config", "experiments/demo.yaml"], "tpu"),
         (["--ckpt_path", "a.ckpt", "--max_batches", "many", "--config", "experiments/demo.yaml"], "many"),
         (["--ckpt_path", "a.ckpt", "--min_chroma", "grey", "--config", "experiments/demo.yaml"], "grey"),
+        (["--ckpt_path", "a.ckpt", "--temperature", "hot", "--config", "experiments/demo.yaml"], "hot"),
         (["stray", "--config", "experiments/demo.yaml"], "stray"),
     ],
 )
