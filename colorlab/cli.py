@@ -351,7 +351,10 @@ def report_main(args: list[str]) -> dict[str, Path]:
     parser.add_argument("--baseline_batches", type=int | None, default=100,
                         help="training batches the baselines are estimated from (None: all)")  # fmt: skip
     parser.add_argument("--min_chroma", type=float | None, default=None,
-                        help="leave out near-grayscale images (8-bit chroma spread below this, e.g. 1)")  # fmt: skip
+                        help="leave out near-grayscale images (8-bit chroma spread below this, e.g. 1)")
+    parser.add_argument("--reference", type=str | None, default=None,
+                        help="JSON list of quoted rows (name, objective, ab_l1, ab_l2, top1, source) to show beside "
+                             "the measured ones, e.g. docs/stanford_table1.json")  # fmt: skip
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     rest = args[len(runs):]
     if any(a in ("-h", "--help") for a in rest) or not runs:
@@ -363,7 +366,7 @@ def report_main(args: list[str]) -> dict[str, Path]:
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     paths = write_report([Path(r) for r in runs], datamodule, f"{type(datamodule).__name__}/{cfg.split}", cfg.split,
                          Path(cfg.output), torch.device(device), cfg.max_batches, cfg.baseline_batches,
-                         cfg.samples, cfg.checkpoint, cfg.min_chroma)  # fmt: skip
+                         cfg.samples, cfg.checkpoint, cfg.min_chroma, cfg.reference)  # fmt: skip
     print(f"report: {paths['html']} (and {paths['md'].name}, {len(paths) - 2} tables and figures beside it)")
     return paths
 

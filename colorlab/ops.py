@@ -72,6 +72,20 @@ def git_state(repo: Path = REPO) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+def device_description() -> str:
+    """The machine a run trains on, in words: the CUDA devices, or the CPU model and PyTorch's thread count."""
+    if torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        return ", ".join(f"{names.count(n)} x {n}" for n in dict.fromkeys(names))
+    model = platform.processor() or platform.machine()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"CPU ({model}), {torch.get_num_threads()} thread(s) of {os.cpu_count()} logical cores"
+
+
 def run_record(seed: Any) -> dict[str, Any]:
     """What a run needs to be reproduced: command, git state, package versions, seed, machine."""
     versions = {}
@@ -88,6 +102,7 @@ def run_record(seed: Any) -> dict[str, Any]:
         "cuda": torch.version.cuda,
         "seed": seed,
         "host": socket.gethostname(),
+        "device": device_description(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

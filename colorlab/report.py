@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import csv
 import html
+import json
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from matplotlib.figure import Figure
 
 from colorlab import color
@@ -32,6 +35,7 @@ from colorlab.evaluate import (
     lab_batches,
     markdown_table,
 )
+from colorlab import checkpoint as checkpoint_io
 from colorlab.metrics import AUC_MAX_THRESHOLD, METRIC_LABELS
 
 CURVES = ("train/loss", "val/loss", "val/ab_l1")
@@ -64,6 +68,54 @@ def find_run(path: Path, checkpoint: str = "best") -> dict[str, Path]:
         if not needed.is_file():
             raise FileNotFoundError(f"run {path} has no {needed.relative_to(path)}")
     return {"dir": path, "config": path / "config.yaml", "metrics": path / "metrics.csv", "checkpoint": ckpt}
+
+
+def run_summary(found: dict[str, Path], train_images: int | None = None) -> dict[str, Any]:
+    """How one run was trained, from its checkpoint, ``config.yaml`` and ``run.yaml`` (``colorlab.ops.RunRecord``).
+
+    Returns:
+        {"train_minutes": wall-clock minutes of ``fit`` up to the checkpoint, validation during fit included
+        (Lightning's Timer state, kept when ``trainer.max_time`` is set; else the checkpoint file's time minus
+        the run's start), "train_minutes_source", "steps" (optimizer steps), "batch_size", "images_per_s"
+        (steps x batch size / train seconds), "epochs" (steps x batch size / ``train_images``, when given),
+        "device", "command"}; unknown values are None.
+    """
+    ckpt = checkpoint_io.read(found["checkpoint"])
+    config = yaml.safe_load(found["config"].read_text()) or {}
+    run_yaml = found["dir"] / "run.yaml"
+    record = yaml.safe_load(run_yaml.read_text()) if run_yaml.is_file() else {}
+    seconds = ckpt.get("callbacks", {}).get("Timer", {}).get("time_elapsed", {}).get("train")
+    source = "Timer" if seconds else None
+    if not seconds and record.get("started"):
+        started = time.mktime(time.strptime(record["started"], "%Y-%m-%dT%H:%M:%S%z"))
+        seconds, source = found["checkpoint"].stat().st_mtime - started, "checkpoint time - run start"
+    data = config.get("data") or {}
+    batch = (data.get("init_args") or data).get("batch_size")
+    steps = int(ckpt.get("global_step", 0))
+    images = steps * batch if batch else None
+    command = record.get("command")
+    return {
+        "train_minutes": seconds / 60 if seconds else None, "train_minutes_source": source, "steps": steps,
+        "batch_size": batch, "images_per_s": images / seconds if images and seconds else None,
+        "epochs": images / train_images if images and train_images else None, "device": record.get("device"),
+        "command": " ".join(command) if isinstance(command, list) else command,
+    }  # fmt: skip
+
+
+def summary_rows(results: dict[str, dict[str, Any]], training: dict[str, dict[str, Any]],
+                 models: dict[str, Any], reference: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # fmt: skip
+    """One flat row per predictor (ab/128 units): name, objective (regression / classification / baseline /
+    published), ab_l1, ab_l2 (mean squared error), top1 (classifiers: ``top1``, the argmax bin; others: the bin
+    of the predicted ab, ``bin_acc``), auc, psnr, colorfulness_ratio, and the run's training facts
+    (``run_summary``); then the ``reference`` rows (quoted figures) as given."""
+    rows = []
+    for name, result in results.items():
+        m = result["metrics"]
+        objective = "baseline" if name in BASELINES else getattr(models[name].objective, "kind", None)
+        rows.append({"name": name, "objective": objective, "ab_l1": m["ab_l1_n"], "ab_l2": m["ab_mse_n"],
+                     "top1": m.get("top1", m["bin_acc"]), "auc": m["auc"], "psnr": m["psnr"],
+                     "colorfulness_ratio": m["colorfulness_ratio"], **training.get(name, {})})  # fmt: skip
+    return rows + [dict(r) for r in reference]
 
 
 def read_metrics_csv(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -163,10 +215,25 @@ def plot_samples(models: dict[str, Any], loader: Any, n: int, device: torch.devi
 
 
 # ------------------------------------------------------------------------------ the page
-def _table_rows(results: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+TRAINING_COLUMNS = (("train_minutes", "train min", ".1f"), ("steps", "steps", "d"), ("epochs", "epochs", ".2f"),
+                    ("images_per_s", "images/s", ".1f"))  # fmt: skip
+
+
+def _table_rows(results: dict[str, dict[str, Any]], training: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     keys = [k for k in (*HEADLINE, *CLASSIFIER_HEADLINE) if any(k in r["metrics"] for r in results.values())]
-    rows = [[name] + [f"{r['metrics'][k]:.4g}" if k in r["metrics"] else "" for k in keys] for name, r in results.items()]
-    return ["predictor"] + [METRIC_LABELS[k] for k in keys], rows
+    cell = lambda value, spec: "" if value is None else format(value, spec)
+    rows = [[name] + [f"{r['metrics'][k]:.4g}" if k in r["metrics"] else "" for k in keys]
+            + [cell(training.get(name, {}).get(k), spec) for k, _, spec in TRAINING_COLUMNS]
+            for name, r in results.items()]  # fmt: skip
+    return ["predictor"] + [METRIC_LABELS[k] for k in keys] + [label for _, label, _ in TRAINING_COLUMNS], rows
+
+
+def _reference_table(reference: list[dict[str, Any]]) -> str:
+    """The quoted rows (``--reference``), ab/128 units, as given."""
+    keys = [k for k in ("ab_l1", "ab_l2", "top1") if any(k in r for r in reference)]
+    rows = [[r["name"]] + ["" if r.get(k) is None else f"{r[k]:.4g}" for k in keys] + [r.get("source", "")]
+            for r in reference]  # fmt: skip
+    return markdown_table(["quoted row", *keys, "source"], rows)
 
 
 FIGURES = (
@@ -195,12 +262,19 @@ def write_report(
     samples: int = 6,
     checkpoint: str = "best",
     min_chroma: float | None = None,
+    reference: Path | None = None,
 ) -> dict[str, Path]:
     """Build the report for ``runs`` (run folders, see ``find_run``) evaluated on ``datamodule``'s ``split``.
 
+    ``reference``: a JSON list of quoted rows (e.g. a paper's table: ``name``, ``objective: "published"``,
+    ``ab_l1``, ``ab_l2``, ``top1`` in ab/128 units, ``source``), shown in their own table and added to rows.json.
+
     Returns:
-        {"html", "md", "results_md", "results_csv", "results_json", and one entry per figure}
+        {"html", "md", "results_md", "results_csv", "results_json", "rows", and one entry per figure}
     """
+    quoted = json.loads(Path(reference).read_text()) if reference is not None else []
+    if not isinstance(quoted, list) or not all(isinstance(r, dict) and "name" in r for r in quoted):
+        raise ValueError(f"--reference {reference}: expected a JSON list of rows, each with a name")
     found = [find_run(Path(r), checkpoint) for r in runs]
     names = checkpoint_names([f["dir"] for f in found])
     output = Path(output)
@@ -208,6 +282,10 @@ def write_report(
                              max_batches, baseline_batches, names=names, min_chroma=min_chroma)  # fmt: skip
     results = done["results"][dataset]
     paths = {f"results_{k}": v for k, v in done["paths"].items()}
+    train_set = getattr(datamodule, "train_set", None)
+    training = {n: run_summary(f, len(train_set) if train_set is not None else None) for n, f in zip(names, found)}
+    paths["rows"] = output / "rows.json"
+    paths["rows"].write_text(json.dumps(summary_rows(results, training, done["models"], quoted), indent=1) + "\n")
     figures = {
         "curves": plot_curves({n: f["metrics"] for n, f in zip(names, found)}, output / "curves.png"),
         "colorfulness": plot_colorfulness(results, output / "colorfulness.png"),
@@ -216,12 +294,13 @@ def write_report(
     loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
     figures["samples"] = plot_samples(done["models"], loader, samples, device, output / "samples.png", min_chroma)
     note = done["meta"]["datasets"][dataset]["note"]
-    header, rows = _table_rows(results)
+    header, rows = _table_rows(results, training)
     run_lines = [f"- `{n}`: `{f['dir']}` (checkpoint `{f['checkpoint'].name}`)" for n, f in zip(names, found)]
 
     md = [f"# colorlab report\n\nEvaluated on **{dataset}**: {note}\n", *run_lines, "",
-          markdown_table(header, rows), "",
-          "Files: [results.md](results.md), [results.csv](results.csv), [results.json](results.json).", ""]  # fmt: skip
+          markdown_table(header, rows), "", *([_reference_table(quoted), ""] if quoted else []),
+          "Files: [results.md](results.md), [results.csv](results.csv), [results.json](results.json), "
+          "[rows.json](rows.json).", ""]  # fmt: skip
     md += [f"## {title}\n\n![{key}]({figures[key].name})\n" for key, title in FIGURES]
     paths["md"] = output / "report.md"
     paths["md"].write_text("\n".join(md))
@@ -233,9 +312,15 @@ def write_report(
             "<ul>" + "".join(f"<li><code>{html.escape(n)}</code>: <code>{html.escape(str(f['dir']))}</code> "
                              f"(checkpoint <code>{html.escape(f['checkpoint'].name)}</code>)</li>"
                              for n, f in zip(names, found)) + "</ul>",
-            table,
-            ('<p>Files: <a href="results.md">results.md</a>, <a href="results.csv">results.csv</a>, '
-             '<a href="results.json">results.json</a>, <a href="report.md">report.md</a>.</p>')]  # fmt: skip
+            table]
+    if quoted:
+        keys = [k for k in ("ab_l1", "ab_l2", "top1") if any(k in r for r in quoted)]
+        body.append("<h2>Quoted rows</h2><table><tr>" + cells(["quoted row", *keys, "source"], "th") + "</tr>" + "".join(
+            "<tr>" + cells([r["name"], *("" if r.get(k) is None else f"{r[k]:.4g}" for k in keys), r.get("source", "")],
+                           "td") + "</tr>" for r in quoted) + "</table>")  # fmt: skip
+    body.append('<p>Files: <a href="results.md">results.md</a>, <a href="results.csv">results.csv</a>, '
+                '<a href="results.json">results.json</a>, <a href="rows.json">rows.json</a>, '
+                '<a href="report.md">report.md</a>.</p>')  # fmt: skip
     body += [f'<h2>{html.escape(title)}</h2><a href="{figures[key].name}"><img src="{figures[key].name}" '
              f'alt="{key}"></a>' for key, title in FIGURES]  # fmt: skip
     paths["html"] = output / "index.html"

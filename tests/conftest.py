@@ -26,7 +26,8 @@ def tiny_runs(tmp_path_factory):
             "--trainer.log_every_n_steps", "1", "--model.net.init_args.width", "4", *TINY_DATA]  # fmt: skip
     tmp = tmp_path_factory.mktemp("runs")
     runs = []
-    for name, extra in (("cls", []), ("reg", ["--model.objective", "colorlab.objectives.Regression"])):
+    regression = ["--model.objective", "colorlab.objectives.Regression", "--trainer.max_time", "00:00:10:00"]
+    for name, extra in (("cls", []), ("reg", regression)):  # max_time: Lightning's Timer state in the checkpoint
         cli = cli_main(["fit", "--config", config, *fast, *extra, "--trainer.default_root_dir", str(tmp / name)])
         runs.append(Path(cli.trainer.log_dir))
     return runs

@@ -28,8 +28,11 @@ class _Links(HTMLParser):
 def test_report_page_links_resolve_pngs_decode_and_the_table_is_the_logged_metrics(tiny_runs, tmp_path):
     out = tmp_path / "report"
     # the runs' own validation images: the table must repeat what training logged for the same checkpoints
+    quoted = [{"name": "Paper: CNN (quoted)", "objective": "published", "ab_l1": 0.081, "ab_l2": 0.016, "top1": 0.28,
+               "source": "a paper, Table 1"}]  # fmt: skip
+    (tmp_path / "quoted.json").write_text(json.dumps(quoted))
     paths = cli_main(["report", *map(str, tiny_runs), "--output", str(out), "--split", "val", "--checkpoint", "last",
-                      "--device", "cpu", "--samples", "3", *TINY_DATA])  # fmt: skip
+                      "--device", "cpu", "--samples", "3", "--reference", str(tmp_path / "quoted.json"), *TINY_DATA])  # fmt: skip
     page = (out / "index.html").read_text()
     parser = _Links()
     parser.feed(page)
@@ -51,8 +54,22 @@ def test_report_page_links_resolve_pngs_decode_and_the_table_is_the_logged_metri
         assert saved[name]["metrics"]["ab_l1"] == pytest.approx(float(logged["val/ab_l1"]), rel=1e-5)
         assert f"{saved[name]['metrics']['ab_l1']:.4g}" in parser.cells  # the page's table shows it
         assert f"{saved[name]['metrics']['ab_mse']:.4g}" in parser.cells
+    # rows.json: one flat row per predictor in ab/128 units with the run's training facts, then the quoted rows
+    rows = {r["name"]: r for r in json.loads((out / "rows.json").read_text())}
+    assert list(rows) == [*saved, "Paper: CNN (quoted)"] and rows["Paper: CNN (quoted)"] == quoted[0]
+    cls, reg = rows["cls/version_0"], rows["reg/version_0"]
+    assert (cls["objective"], reg["objective"], rows["baseline_grey"]["objective"]) == ("classification", "regression", "baseline")
+    assert cls["ab_l1"] == saved["cls/version_0"]["metrics"]["ab_l1_n"] == pytest.approx(saved["cls/version_0"]["metrics"]["ab_l1"] / 128)
+    assert reg["ab_l2"] == saved["reg/version_0"]["metrics"]["ab_mse_n"]
+    assert cls["top1"] == saved["cls/version_0"]["metrics"]["top1"] and reg["top1"] == saved["reg/version_0"]["metrics"]["bin_acc"]
+    for row in (cls, reg):  # 4 steps of 8 images over the 32 training images
+        assert (row["steps"], row["batch_size"], row["epochs"]) == (4, 8, 1.0)
+        assert row["images_per_s"] == pytest.approx(32 / (row["train_minutes"] * 60)) and isinstance(row["command"], str)
+        assert row["device"].startswith("CPU")
+    assert reg["train_minutes_source"] == "Timer" and cls["train_minutes_source"] == "checkpoint time - run start"
     md = (out / "report.md").read_text()
     assert "| baseline_mode_bin |" in md and "![samples](samples.png)" in md
+    assert "| Paper: CNN (quoted) | 0.081 | 0.016 | 0.28 | a paper, Table 1 |" in md and "rows.json" in parser.links
     assert paths["html"] == out / "index.html"
 
 
