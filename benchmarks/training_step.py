@@ -1,7 +1,8 @@
 """Training step: time per step of ``LitColorizer`` under Lightning's ``Trainer`` against a hand-written
 PyTorch loop doing the same work (uint8 batch -> color.batch_to_lab -> normalize -> net -> objective.loss ->
 backward -> Adam step), per architecture with its experiment's network and resolution; then, on the demo
-U-Net, the effect of channels_last, bf16-mixed and torch.compile on the hand-written loop.
+U-Net, the effect of channels_last, bf16-mixed and torch.compile on the hand-written loop; channels_last is also
+timed for every architecture (the hand-written loop with NHWC weights and inputs).
 
 Batches are smaller than the experiments' (``BATCH``) so that every architecture fits the few-minute budget
 on 2 cores; each side's time is the faster of two interleaved passes of ``STEPS`` steps.
@@ -119,14 +120,16 @@ def run() -> dict:
     per_arch = {}
     for arch, (experiment, size, batch) in CASES.items():
         loader = DataLoader(RandomImages(batch * (STEPS + 1), size), batch_size=batch)
-        times = {"lightning": [], "plain": []}
+        times = {"lightning": [], "plain": [], "channels_last": []}
         for _ in range(PASSES):  # interleaved, so both sides see the same machine load
             times["lightning"].append(lightning_step(build(experiment), loader))
             times["plain"].append(plain_step(build(experiment), loader))
-        t_l, t_p = min(times["lightning"]), min(times["plain"])
+            times["channels_last"].append(plain_step(build(experiment), loader, channels_last=True))
+        t_l, t_p, t_c = min(times["lightning"]), min(times["plain"]), min(times["channels_last"])
         per_arch[arch] = {"experiment": experiment, "image_size": size, "batch": batch,
                           "lightning_ms": round(t_l * 1e3, 1), "plain_ms": round(t_p * 1e3, 1),
-                          "overhead": round(t_l / t_p, 3), "images_per_s": round(batch / t_l, 1)}
+                          "overhead": round(t_l / t_p, 3), "images_per_s": round(batch / t_l, 1),
+                          "plain_channels_last_ms": round(t_c * 1e3, 1), "channels_last_speedup": round(t_p / t_c, 3)}
         print(f"  {arch}: {per_arch[arch]}", flush=True)
     experiment, size, batch = CASES["UNet"]
     loader = DataLoader(RandomImages(batch * (STEPS + 1), size), batch_size=batch)
