@@ -6,13 +6,14 @@ Every ratio is measured in one process run, both sides on the same machine at th
 from __future__ import annotations
 
 import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from colorlab.ops import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_IMAGENET = REPO.parent / "shared" / "data" / "tiny-imagenet-200"
@@ -29,15 +30,9 @@ def best_time(fn: Callable[[], object], repeats: int = 5) -> float:
 
 
 def machine() -> dict:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            model = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return {
         "cores": os.cpu_count(),
-        "cpu_model": model,
+        "cpu_model": cpu_model(),
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",

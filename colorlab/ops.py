@@ -72,18 +72,21 @@ def git_state(repo: Path = REPO) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo; elsewhere what ``platform`` knows)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def device_description() -> str:
     """The machine a run trains on, in words: the CUDA devices, or the CPU model and PyTorch's thread count."""
     if torch.cuda.is_available():
         names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         return ", ".join(f"{names.count(n)} x {n}" for n in dict.fromkeys(names))
-    model = platform.processor() or platform.machine()
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        model = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"CPU ({model}), {torch.get_num_threads()} thread(s) of {os.cpu_count()} logical cores"
+    return f"CPU ({cpu_model()}), {torch.get_num_threads()} thread(s) of {os.cpu_count()} logical cores"
 
 
 def run_record(seed: Any) -> dict[str, Any]:
