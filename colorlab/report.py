@@ -102,19 +102,20 @@ def run_summary(found: dict[str, Path], train_images: int | None = None) -> dict
     }  # fmt: skip
 
 
-def summary_rows(results: dict[str, dict[str, Any]], training: dict[str, dict[str, Any]],
-                 models: dict[str, Any], reference: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # fmt: skip
+def summary_rows(results: dict[str, dict[str, Any]], training: dict[str, dict[str, Any]], models: dict[str, Any],
+                 reference: list[dict[str, Any]] = (), evaluated: dict[str, Any] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """One flat row per predictor (ab/128 units): name, objective (regression / classification / baseline /
     published), ab_l1, ab_l2 (mean squared error), top1 (classifiers: ``top1``, the argmax bin; others: the bin
-    of the predicted ab, ``bin_acc``), auc, psnr, colorfulness_ratio, and the run's training facts
-    (``run_summary``); then the ``reference`` rows (quoted figures) as given."""
+    of the predicted ab, ``bin_acc``), auc, psnr, colorfulness_ratio, the run's training facts (``run_summary``)
+    and ``evaluated`` (e.g. the dataset, split and image count); then the ``reference`` rows (quoted figures)
+    as given."""
     rows = []
     for name, result in results.items():
         m = result["metrics"]
         objective = "baseline" if name in BASELINES else getattr(models[name].objective, "kind", None)
         rows.append({"name": name, "objective": objective, "ab_l1": m["ab_l1_n"], "ab_l2": m["ab_mse_n"],
                      "top1": m.get("top1", m["bin_acc"]), "auc": m["auc"], "psnr": m["psnr"],
-                     "colorfulness_ratio": m["colorfulness_ratio"], **training.get(name, {})})  # fmt: skip
+                     "colorfulness_ratio": m["colorfulness_ratio"], **training.get(name, {}), **(evaluated or {})})  # fmt: skip
     return rows + [dict(r) for r in reference]
 
 
@@ -285,7 +286,9 @@ def write_report(
     train_set = getattr(datamodule, "train_set", None)
     training = {n: run_summary(f, len(train_set) if train_set is not None else None) for n, f in zip(names, found)}
     paths["rows"] = output / "rows.json"
-    paths["rows"].write_text(json.dumps(summary_rows(results, training, done["models"], quoted), indent=1) + "\n")
+    meta = done["meta"]["datasets"][dataset]
+    evaluated = {"evaluated_on": f"{dataset} ({split})", "evaluated_images": meta["images"]}
+    paths["rows"].write_text(json.dumps(summary_rows(results, training, done["models"], quoted, evaluated), indent=1) + "\n")
     figures = {
         "curves": plot_curves({n: f["metrics"] for n, f in zip(names, found)}, output / "curves.png"),
         "colorfulness": plot_colorfulness(results, output / "colorfulness.png"),

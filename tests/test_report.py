@@ -65,7 +65,7 @@ def test_report_page_links_resolve_pngs_decode_and_the_table_is_the_logged_metri
     for row in (cls, reg):  # 4 steps of 8 images over the 32 training images
         assert (row["steps"], row["batch_size"], row["epochs"]) == (4, 8, 1.0)
         assert row["images_per_s"] == pytest.approx(32 / (row["train_minutes"] * 60)) and isinstance(row["command"], str)
-        assert row["device"].startswith("CPU")
+        assert row["device"].startswith("CPU") and row["evaluated_images"] == 8
     assert reg["train_minutes_source"] == "Timer" and cls["train_minutes_source"] == "checkpoint time - run start"
     md = (out / "report.md").read_text()
     assert "| baseline_mode_bin |" in md and "![samples](samples.png)" in md
