@@ -49,7 +49,8 @@ class ColorlabCLI(LightningCLI):
     """LightningCLI with colorlab's defaults.
 
     - Checkpoints (atomic writes): the best by ``val/ab_l1`` (``--checkpoint.*``), one every
-      ``--step_checkpoint.every_n_train_steps`` (500) steps, and ``last.ckpt`` after either; ``--ckpt_path last``
+      ``--step_checkpoint.every_n_train_steps`` (500) steps, and ``last.ckpt`` after either and at the end of
+      training (``ops.LatestCheckpoint``); ``--ckpt_path last``
       resumes the newest ``last.ckpt`` under ``trainer.default_root_dir``, mid-epoch included.
     - Every run folder (``<default_root_dir>/lightning_logs/version_N``) holds ``config.yaml``, ``run.yaml``
       (git commit, dirty flag, package versions, seed), ``metrics.csv``, ``checkpoints/`` and ``samples/``;
@@ -78,7 +79,7 @@ class ColorlabCLI(LightningCLI):
         # both write last.ckpt (no -v1 copies): it is always the newer of the two
         parser.set_defaults({"checkpoint.monitor": "val/ab_l1", "checkpoint.mode": "min", "checkpoint.save_last": True,
                              "checkpoint.filename": "best-{epoch}", "checkpoint.enable_version_counter": False})
-        parser.add_lightning_class_args(ModelCheckpoint, "step_checkpoint")
+        parser.add_lightning_class_args(ops.LatestCheckpoint, "step_checkpoint")  # last.ckpt = the final state
         parser.set_defaults({"step_checkpoint.every_n_train_steps": 500, "step_checkpoint.save_top_k": 1,
                              "step_checkpoint.save_last": True, "step_checkpoint.filename": "{step}",
                              "step_checkpoint.enable_version_counter": False})  # fmt: skip

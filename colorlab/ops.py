@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import yaml
 from jsonargparse import Namespace
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -129,6 +130,23 @@ class RunRecord(SaveConfigCallback):
         for logger in trainer.loggers:
             if not isinstance(logger, (CSVLogger, TensorBoardLogger)):
                 logger.log_hyperparams({**config, "run": record})
+
+
+class LatestCheckpoint(ModelCheckpoint):
+    """A ModelCheckpoint whose ``last.ckpt`` is always the final state of a fit.
+
+    Lightning 2.6 writes ``last`` only beside a top-k save: a run whose monitored metric stopped improving,
+    or that stopped on ``max_time`` or ``max_steps`` between two periodic saves, kept an older ``last.ckpt``
+    (measured: a 658-step run left step 500), so ``--ckpt_path last`` and ``report --checkpoint last`` lost
+    the end of the run. This one also writes ``last.ckpt`` when training ends, unless it saved at that step.
+    """
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            self._last_global_step_saved = trainer.global_step
+            return
+        super().on_train_end(trainer, pl_module)
 
 
 class NonFiniteLossError(ValueError):
