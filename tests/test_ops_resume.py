@@ -70,16 +70,17 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
 
 
 def test_last_checkpoint_is_the_final_state_between_periodic_saves(tmp_path):
-    """7 steps, a step checkpoint every 3, no validation (so the best-by-val/ab_l1 callback never saves): Lightning
-    alone leaves last.ckpt at step 6; it must hold step 7's weights, the ones the run ended with."""
+    """7 steps, validation every 2, a step checkpoint every 3, lr 0 so val/ab_l1 never improves after the first
+    validation: Lightning alone leaves last.ckpt at step 6 (it writes last only beside a top-k save); it must be
+    step 7, where the run ended."""
     assert RUN[-2] == "--step_checkpoint.every_n_train_steps"
-    cli = cli_main([*RUN[:-2], "--trainer.default_root_dir", str(tmp_path), "--trainer.max_steps", "7",
-                    "--step_checkpoint.every_n_train_steps", "3", "--trainer.limit_val_batches", "0"])  # fmt: skip
+    cli_main([*RUN[:-2], "--trainer.default_root_dir", str(tmp_path), "--trainer.max_steps", "7",
+              "--step_checkpoint.every_n_train_steps", "3", "--trainer.val_check_interval", "2",
+              "--trainer.limit_val_batches", "1", "--model.optimizer.init_args.lr", "0"])  # fmt: skip
     ckpts = tmp_path / "lightning_logs/version_0/checkpoints"
-    step, weights = _weights(ckpts / "last.ckpt")
-    assert step == 7 and sorted(p.name for p in ckpts.glob("step=*.ckpt")) == ["step=6.ckpt"]
-    final = cli.model.state_dict()
-    assert all(torch.equal(weights[k], final[k]) for k in final)
+    assert sorted(p.name for p in ckpts.glob("*.ckpt")) == ["best-epoch=0.ckpt", "last.ckpt", "step=6.ckpt"]
+    assert _weights(ckpts / "best-epoch=0.ckpt")[0] == 2  # the first validation, never improved on
+    assert _weights(ckpts / "last.ckpt")[0] == 7
 
 
 def test_non_finite_loss_stops_before_the_update_and_keeps_the_checkpoint(tmp_path, monkeypatch):
