@@ -207,7 +207,7 @@ def plot_samples(models: dict[str, Any], loader: Any, n: int, device: torch.devi
     fig = Figure(figsize=(1.6 * len(columns), 1.6 * lab.shape[0] + 0.4), layout="constrained")
     axes = np.asarray(fig.subplots(lab.shape[0], len(columns), squeeze=False))
     for j, (name, rgb) in enumerate(images.items()):
-        axes[0, j].set_title(name, fontsize=8)
+        axes[0, j].set_title(name.replace("/", "/\n"), fontsize=7)  # long run names wrap at their folders
         for i in range(lab.shape[0]):
             axes[i, j].imshow(rgb[i], interpolation="nearest")
             axes[i, j].set_axis_off()
