@@ -117,6 +117,8 @@ def export(
     if format not in ("onnx", "torchscript"):
         raise ValueError(f"--format must be onnx or torchscript, got {format!r}")
     model = LitColorizer.load_from_checkpoint(ckpt_path, map_location="cpu").eval()
+    # NCHW weights: channels_last strides would make the exporter specialise the batch size (dynamic exports)
+    model.net.to(memory_format=torch.contiguous_format)
     if getattr(model.objective, "decoding", None) == "sample":
         raise ValueError("decoding 'sample' draws random numbers and cannot be exported; re-save with another")
     multiple = getattr(model.net, "multiple", 1)

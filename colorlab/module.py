@@ -38,8 +38,9 @@ class LitColorizer(L.LightningModule):
         objective: ``Regression`` or ``Classification``; default ``Regression()`` (MSE).
         optimizer: optimizer factory; default Adam, lr 1e-3.
         scheduler: optional learning-rate scheduler factory, stepped once per epoch.
-        channels_last: keep the network's weights and activations in NHWC memory format (faster convolutions
-            with tensor cores under bf16/fp16 mixed precision).
+        channels_last: keep the network's weights and activations in NHWC memory format (default on: on CPU it
+            made a training step 1.04-1.34x faster for every catalogue net but ZhangCNN, which it leaves equal,
+            in ``make bench``; on GPUs it feeds tensor cores under bf16/fp16 mixed precision).
         compile: compile the network with ``torch.compile`` when a Trainer sets the model up (the first steps
             are slower while it compiles; checkpoints are unchanged).
     """
@@ -50,7 +51,7 @@ class LitColorizer(L.LightningModule):
         objective: Objective | None = None,
         optimizer: OptimizerCallable = torch.optim.Adam,
         scheduler: LRSchedulerCallable | None = None,
-        channels_last: bool = False,
+        channels_last: bool = True,
         compile: bool = False,
     ) -> None:
         super().__init__()
