@@ -59,9 +59,11 @@ def markdown(results: dict) -> str:
         f"(NAME in {', '.join(BENCHMARKS)}); each script's docstring says exactly what it compares.",
         "",
         f"Machine: {m['cores']} cores, {m['cpu_model']}, torch {m['torch_version']}, GPU: {m['gpu']};",
-        f"load average {m['load_average_1min']} when it finished (the machine was shared with other work: absolute",
-        "figures are lower than on an idle machine, ratios compare both sides under the same load). PyTorch ran on",
-        "one thread in the benchmark process.",
+        f"load average {m['load_average_1min']} when it finished"
+        + (" (above the core count: the machine was shared with other work, so absolute figures are lower than on an"
+           " idle machine; ratios compare both sides under the same load)." if m["load_average_1min"] > m["cores"]
+           else " (an otherwise idle machine)."),
+        "PyTorch ran on one thread in the benchmark process.",
         "",
         "| figure | value | target | met |",
         "|---|---|---|---|",
