@@ -286,18 +286,14 @@ def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
         else:
             raise ValueError(f"evaluate: unexpected {args[i]!r} before the first --config (see --help)")
         i += 1
-    for key in ("max_batches", "baseline_batches"):
+    numbers = {"max_batches": int, "baseline_batches": int, "min_chroma": float, "temperature": float}
+    for key, kind in numbers.items():
         if options[key] is not None:
             try:
-                options[key] = int(options[key])
+                options[key] = kind(options[key])
             except ValueError:
-                raise ValueError(f"evaluate: --{key} must be an integer, got {options[key]!r}") from None
-    for key in ("min_chroma", "temperature"):
-        if options[key] is not None:
-            try:
-                options[key] = float(options[key])
-            except ValueError:
-                raise ValueError(f"evaluate: --{key} must be a number, got {options[key]!r}") from None
+                what = "an integer" if kind is int else "a number"
+                raise ValueError(f"evaluate: --{key} must be {what}, got {options[key]!r}") from None
     if options["device"] not in ("auto", "cpu", "cuda"):
         raise ValueError(f"evaluate: --device must be auto, cpu or cuda, got {options['device']!r}")
     return options, datasets
