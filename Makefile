@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: install  ## train on the built-in procedural scenes (~2 min on 2 CPU cores), write a grid and metrics
+demo: install  ## train on the built-in procedural scenes (~1 min on 2 CPU cores), write a grid and metrics
 	$(PY) -m colorlab demo
 
 test: install  ## run the test suite

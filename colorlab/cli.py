@@ -191,7 +191,7 @@ def demo_main(args: list[str]) -> dict[str, Any]:
     if any(a in ("-h", "--help") for a in args):
         print("usage: python -m colorlab demo [--config EXPERIMENT.yaml] [--output DIR] [fit options]\n\n"
               "Train the demo experiment (default experiments/demo.yaml) on the built-in procedural scenes, about\n"
-              "2 minutes on 2 CPU cores, then write a sample grid and the test split's metrics beside the three\n"
+              "1 minute on 2 CPU cores, then write a sample grid and the test split's metrics beside the three\n"
               "constant baselines (grey, training mean ab, most frequent training bin) under --output (default\n"
               "outputs/demo). Other options go to `fit`, e.g. --trainer.max_epochs 1.")
         return {}
