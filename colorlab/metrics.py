@@ -166,9 +166,9 @@ def ssim(rgb_hat: torch.Tensor, rgb: torch.Tensor, data_range: float = 1.0) -> t
     """SSIM (Wang et al. 2004) of each image pair, (B,) float32: Gaussian-weighted local statistics (sigma 1.5,
     11 x 11 window), K1 = 0.01, K2 = 0.03, averaged over the window positions that fit inside the image and
     over channels; the same figure as skimage's ``structural_similarity(gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False)`` and torchmetrics' SSIM. The window is applied as two 1-D passes (22
-    multiply-adds per pixel and statistic instead of 121), which made it ~10x faster than torchmetrics' 2-D
-    convolution on CPU.
+    use_sample_covariance=False)`` to 2e-5 (torchmetrics' SSIM differs from skimage's by up to 0.014 on small
+    non-square images). The window is applied as two 1-D passes (22 multiply-adds per pixel and statistic
+    instead of 121): 42 against torchmetrics' 180 ms per 32 images of 64 px on one CPU thread.
 
     Args:
         rgb_hat, rgb: (B, C, H, W) with H, W >= 11.

@@ -144,7 +144,6 @@ class LatestCheckpoint(ModelCheckpoint):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.save_last and not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
-            self._last_global_step_saved = trainer.global_step
             return
         super().on_train_end(trainer, pl_module)
 

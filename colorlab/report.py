@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import html
 import json
-import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,7 @@ def run_summary(found: dict[str, Path], train_images: int | None = None) -> dict
     seconds = ckpt.get("callbacks", {}).get("Timer", {}).get("time_elapsed", {}).get("train")
     source = "Timer" if seconds else None
     if not seconds and record.get("started"):
-        started = time.mktime(time.strptime(record["started"], "%Y-%m-%dT%H:%M:%S%z"))
+        started = datetime.strptime(record["started"], "%Y-%m-%dT%H:%M:%S%z").timestamp()  # offset-aware
         seconds, source = found["checkpoint"].stat().st_mtime - started, "checkpoint time - run start"
     data = config.get("data") or {}
     batch = (data.get("init_args") or data).get("batch_size")

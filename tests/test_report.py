@@ -67,6 +67,7 @@ def test_report_page_links_resolve_pngs_decode_and_the_table_is_the_logged_metri
         assert row["images_per_s"] == pytest.approx(32 / (row["train_minutes"] * 60)) and isinstance(row["command"], str)
         assert row["device"].startswith("CPU") and row["evaluated_images"] == 8
     assert reg["train_minutes_source"] == "Timer" and cls["train_minutes_source"] == "checkpoint time - run start"
+    assert 0 < cls["train_minutes"] < 5 and 0 < reg["train_minutes"] < 5  # 4 steps: minutes, not a time-zone offset
     md = (out / "report.md").read_text()
     assert "| baseline_mode_bin |" in md and "![samples](samples.png)" in md
     assert "| Paper: CNN (quoted) | 0.081 | 0.016 | 0.28 | a paper, Table 1 |" in md and "rows.json" in parser.links
