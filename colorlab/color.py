@@ -16,6 +16,7 @@ import functools
 from typing import Literal
 
 import kornia.color
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -296,6 +297,47 @@ def _knn_bins_full(points: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Te
     return idx.T, d2.T
 
 
+# On the CPU, soft-encoding runs in one compiled pass (numba, ``colorlab._soft_pass``) over the candidates of
+# ``_candidate_table``, sorted per sub-cell. In a sub-cell S, a candidate j is closer than a candidate i exactly
+# where 2 x.(j - i) > |j|^2 - |i|^2, a half-plane, so whether j is closer than i somewhere, or everywhere, in S is
+# decided by S's corners. A candidate that fewer than k others are ever closer than is among the k nearest bins
+# of every point of S (S's "core"); one that k others are closer than everywhere never is; the rest are "open".
+# On real photos almost every sub-cell has k core bins (the same k nearest all over S) or k - 1 and at most 4
+# open ones, so a point needs k - 1 distances and a 4-way minimum for its bins, and then k exps.
+@functools.lru_cache(maxsize=8)
+def _pass_table(k: int) -> tuple[np.ndarray, ...]:
+    """The compiled pass's table for k neighbours, as numpy arrays over ``_candidate_table``'s S sub-cells:
+    each sub-cell's candidates, core bins first, then open ones, then the rest ((S, M) int16 bin indices and
+    their (S, M) float32 a and b), and the (S,) int8 numbers of core and of open bins."""
+    table = _candidate_table(k, torch.device("cpu")).double()  # (S, M, 3)
+    side = round(2 * _SUB_EXTENT / _SUB_STEP)
+    u, v = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+    corner = -_SUB_EXTENT + _SUB_STEP * torch.stack([u, v], -1).reshape(-1, 1, 1, 2).double()  # (S, 1, 1, 2)
+    rows, n_core, n_open = [], [], []
+    for part in torch.split(torch.arange(side * side), 8192):
+        cand = table[part]  # (n, M, 3)
+        real = cand[..., 0] < _FAR / 2  # (n, M)
+        ci, cj = cand[:, :, None, :2], cand[:, None, :, :2]  # (n, M, 1, 2), (n, 1, M, 2)
+        # d2(i) - d2(j) = 2 x.(cj - ci) + |ci|^2 - |cj|^2 is affine in x: over the sub-cell [x0, x0 + step]^2
+        # its largest and smallest values are at x0 plus step times the positive or negative parts of its slope.
+        slope = 2 * (cj - ci)  # (n, M, M, 2)
+        at_corner = (slope * corner[part]).sum(-1) + ci.square().sum(-1) - cj.square().sum(-1)
+        pair = real[:, :, None] & real[:, None] & ~torch.eye(cand.shape[1], dtype=torch.bool)
+        closer_somewhere = ((at_corner + _SUB_STEP * slope.clamp(min=0).sum(-1) > 0) & pair).sum(2)  # per i
+        closer_everywhere = ((at_corner + _SUB_STEP * slope.clamp(max=0).sum(-1) > 0) & pair).sum(2)
+        core = real & (closer_somewhere < k)
+        open_ = real & ~core & (closer_everywhere < k)
+        order = torch.where(core, 0, torch.where(open_, 1, 2)).argsort(dim=1, stable=True)
+        rows.append(cand.gather(1, order[..., None].expand(-1, -1, 3)))
+        n_core.append(core.sum(1))
+        n_open.append(open_.sum(1))
+    rows = torch.cat(rows).float()
+    return (
+        rows[..., 2].to(torch.int16).numpy(), rows[..., 0].contiguous().numpy(), rows[..., 1].contiguous().numpy(),
+        torch.cat(n_core).to(torch.int8).numpy(), torch.cat(n_open).to(torch.int8).numpy(),
+    )
+
+
 def soft_encode(
     ab: torch.Tensor, k: int = SOFT_K, sigma: float = SOFT_SIGMA, chunk: int = 65536
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -321,9 +363,39 @@ def soft_encode(
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
     b, _, h, w = ab.shape
-    points = ab.float().transpose(0, 1).reshape(2, -1)  # (2, B*H*W)
-    idx = torch.empty(k, points.shape[1], dtype=torch.long, device=ab.device)
-    d2 = torch.empty(k, points.shape[1], device=ab.device)
+    points = ab.detach().float().transpose(0, 1).reshape(2, -1)  # (2, B*H*W), contiguous
+    if points.device.type == "cpu" and k <= 32:
+        idx, weight, rest = _encode_compiled(points, k, sigma)
+        if rest.numel():  # past the table (never an sRGB colour) or NaN
+            idx[:, rest], weight[:, rest] = _encode(points[:, rest], k, sigma, chunk)
+    else:
+        idx, weight = _encode(points, k, sigma, chunk)
+    to_image = lambda t: t.reshape(k, b, h, w).transpose(0, 1)  # (B, k, H, W) view
+    return to_image(idx), to_image(weight)
+
+
+def _encode_compiled(points: torch.Tensor, k: int, sigma: float) -> tuple[torch.Tensor, ...]:
+    """Soft-encoding by the compiled CPU pass: (2, N) float32 points -> (k, N) long bins, (k, N) float32 weights
+    and the indices of the points it left, past the table or NaN (their columns hold garbage)."""
+    from colorlab._soft_pass import soft_pass  # numba compiles it on first use (cached on disk)
+
+    n = points.shape[1]
+    idx, weight = torch.empty(k, n, dtype=torch.long), torch.empty(k, n)
+    rest = torch.empty(n, dtype=torch.long)
+    side = round(2 * _SUB_EXTENT / _SUB_STEP)
+    pa, pb = points.numpy()
+    scale = np.float32(-0.5 / sigma**2)
+    step = np.float32(1 / _SUB_STEP)
+    n_rest = soft_pass(
+        pa, pb, k, side, step, np.float32(_SUB_EXTENT), *_pass_table(k), scale, idx.numpy(), weight.numpy(), rest.numpy()
+    )
+    return idx, weight, rest[:n_rest]
+
+
+def _encode(points: torch.Tensor, k: int, sigma: float, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Soft-encoding in PyTorch ops, on any device: (2, N) points -> (k, N) long bins, (k, N) float32 weights."""
+    idx = torch.empty(k, points.shape[1], dtype=torch.long, device=points.device)
+    d2 = torch.empty(k, points.shape[1], device=points.device)
     for start in range(0, points.shape[1], chunk):
         part = slice(start, start + chunk)
         pa, pb = points[:, part]
@@ -335,9 +407,8 @@ def soft_encode(
         if beyond.any():  # points past the table (never an sRGB colour; NaN too): compare with every bin
             cols = beyond.nonzero().squeeze(1) + start
             idx[:, cols], d2[:, cols] = _knn_bins_full(points[:, cols].T, k)
-    weight = torch.softmax(d2 * (-0.5 / sigma**2), dim=0)  # Gaussian weights, normalised
-    to_image = lambda t: t.reshape(k, b, h, w).transpose(0, 1)  # (B, k, H, W) view
-    return to_image(idx), to_image(weight)
+    # Gaussian weights, normalised; distances taken relative to the nearest first, where they are exact
+    return idx, torch.softmax((d2 - d2.amin(dim=0)) * (-0.5 / sigma**2), dim=0)
 
 
 def decode(logits: torch.Tensor, how: Decoding = "annealed_mean", temperature: float = ANNEAL_T) -> torch.Tensor:

@@ -14,6 +14,20 @@ BINS = color.ab_bins().double().numpy()
 Q = BINS.shape[0]
 
 
+@pytest.fixture(params=["compiled", "torch"])
+def encoder(request, monkeypatch):
+    """Soft-encode through the compiled CPU pass, and through the PyTorch ops that other devices run (here by a
+    compiled pass that leaves every point to them)."""
+    if request.param == "torch":
+
+        def leave_all(points, k, sigma):
+            n = points.shape[1]
+            return torch.empty(k, n, dtype=torch.long), torch.empty(k, n), torch.arange(n)
+
+        monkeypatch.setattr(color, "_encode_compiled", leave_all)
+    return request.param
+
+
 def reference_knn(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """sklearn's exact k nearest bins in float64: (N, k) distances and indices, nearest first."""
     return NearestNeighbors(n_neighbors=k, algorithm="brute").fit(BINS).kneighbors(points)
@@ -38,7 +52,7 @@ def assert_same_neighbours(points: np.ndarray, k: int, **kwargs) -> None:
     np.testing.assert_allclose(weight, expected / expected.sum(1, keepdims=True), atol=1e-5)
 
 
-def test_soft_encode_real_colours_match_sklearn():
+def test_soft_encode_real_colours_match_sklearn(encoder):
     """Every pixel of random sRGB images, as training sees them (plus their 4x area averages)."""
     rgb = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     ab = color.rgb_to_lab(rgb)[:, 1:]
@@ -47,13 +61,13 @@ def test_soft_encode_real_colours_match_sklearn():
 
 
 @pytest.mark.parametrize("k", [1, 3, 10, 20])
-def test_soft_encode_any_point_of_the_table_matches_sklearn(k):
+def test_soft_encode_any_point_of_the_table_matches_sklearn(k, encoder):
     """Uniform points over the whole table, inside and outside the gamut, for several k."""
     points = np.random.default_rng(k).uniform(-115, 115, size=(4000, 2))
     assert_same_neighbours(points, k)
 
 
-def test_soft_encode_sub_cell_edges_and_exact_ties():
+def test_soft_encode_sub_cell_edges_and_exact_ties(encoder):
     """Points on sub-cell edges (multiples of 0.625) and on the bin grid itself, where many bins tie."""
     edges = np.arange(-115, 115, 0.625)
     rng = np.random.default_rng(1)
@@ -62,14 +76,25 @@ def test_soft_encode_sub_cell_edges_and_exact_ties():
     assert_same_neighbours(np.concatenate([on_edges, grid]), 10)
 
 
-def test_soft_encode_beyond_the_table_and_in_small_chunks():
+def test_soft_encode_weights_to_float32_precision(encoder):
+    """Points on a quarter-unit lattice have exact float32 squared distances, so the weights are off only by
+    the exp and the normalisation: 2e-6 relative wherever a weight matters (>= 1e-4)."""
+    points = np.random.default_rng(4).integers(-440, 440, size=(3000, 2)) / 4.0
+    idx, weight = encode_points(points, 10)
+    expected = np.exp(-((points[:, None, :] - BINS[idx]) ** 2).sum(-1) / (2 * 5.0**2))
+    expected /= expected.sum(1, keepdims=True)
+    big = expected >= 1e-4
+    np.testing.assert_allclose(weight[big], expected[big], rtol=2e-6)
+
+
+def test_soft_encode_beyond_the_table_and_in_small_chunks(encoder):
     """Points past the table's [-115, 115)^2 take the full search; small chunks mix both paths."""
     points = np.random.default_rng(2).uniform(-160, 160, size=(600, 2))
     assert_same_neighbours(points, 10, chunk=64)
     assert_same_neighbours(points, 40)  # beyond the table's k range: full search
 
 
-def test_soft_encode_layout_and_dtypes():
+def test_soft_encode_layout_and_dtypes(encoder):
     ab = (torch.rand(3, 2, 5, 7, generator=torch.Generator().manual_seed(3)) - 0.5) * 150
     idx, weight = color.soft_encode(ab)
     assert idx.shape == weight.shape == (3, 10, 5, 7) and idx.dtype == torch.long and weight.dtype == torch.float32
