@@ -25,6 +25,7 @@ import torch
 import yaml
 from matplotlib.figure import Figure
 
+from colorlab import checkpoint as checkpoint_io
 from colorlab import color
 from colorlab.evaluate import (
     BASELINES,
@@ -35,7 +36,6 @@ from colorlab.evaluate import (
     lab_batches,
     markdown_table,
 )
-from colorlab import checkpoint as checkpoint_io
 from colorlab.metrics import AUC_MAX_THRESHOLD, METRIC_LABELS
 
 CURVES = ("train/loss", "val/loss", "val/ab_l1")
@@ -302,8 +302,8 @@ def write_report(
 
     md = [f"# colorlab report\n\nEvaluated on **{dataset}**: {note}\n", *run_lines, "",
           markdown_table(header, rows), "", *([_reference_table(quoted), ""] if quoted else []),
-          "Files: [results.md](results.md), [results.csv](results.csv), [results.json](results.json), "
-          "[rows.json](rows.json).", ""]  # fmt: skip
+          ("Files: [results.md](results.md), [results.csv](results.csv), [results.json](results.json), "
+           "[rows.json](rows.json)."), ""]  # fmt: skip
     md += [f"## {title}\n\n![{key}]({figures[key].name})\n" for key, title in FIGURES]
     paths["md"] = output / "report.md"
     paths["md"].write_text("\n".join(md))

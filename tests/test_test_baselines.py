@@ -4,13 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_DATA
 from skimage.color import rgb2lab
 
 from colorlab import color
 from colorlab.cli import cli_main
 from colorlab.data import ScenesDataModule
-
-from conftest import TINY_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 
