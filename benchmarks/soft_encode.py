@@ -1,8 +1,9 @@
-"""Soft-encoding: colorlab's encoder (``color.soft_encode``: k nearest bins + Gaussian weights) against
-Zhang et al.'s reference method, ``sklearn.neighbors.NearestNeighbors`` (ball tree, as in their
-``NNEncode``) + the same Gaussian weights, on the same pixels: 8 real 64x64 photos = 32,768 pixels, k = 10.
-Also kd-tree and brute-force sklearn, the fraction of identical neighbour sets, and the int64 / dense
-memory the encoders hold per pixel.
+"""Soft-encoding: colorlab's encoder (``color.soft_encode``: k nearest bins + Gaussian weights; on the CPU the
+compiled pass of ``colorlab._soft_pass``) against Zhang et al.'s reference method,
+``sklearn.neighbors.NearestNeighbors`` (ball tree, as in their ``NNEncode``) + the same Gaussian weights, on the
+same pixels: 8 real 64x64 photos = 32,768 pixels, k = 10. Also colorlab's PyTorch-ops encoder (what other
+devices run, ``color._encode``), kd-tree and brute-force sklearn, the fraction of identical neighbour sets, and
+the int64 / dense memory the encoders hold per pixel.
 
 Run: .venv/bin/python benchmarks/soft_encode.py
 """
@@ -41,6 +42,8 @@ def run() -> dict:
     points = ab.permute(0, 2, 3, 1).reshape(-1, 2).double().numpy()
     color.soft_encode(ab)  # build the candidate table outside the timing
     t_ours = best_time(lambda: color.soft_encode(ab), repeats=10)
+    flat = ab.transpose(0, 1).reshape(2, -1)
+    t_torch = best_time(lambda: color._encode(flat, K, SIGMA, chunk=65536), repeats=10)
     times = {}
     for algorithm in ("ball_tree", "kd_tree", "brute"):
         encode = sklearn_encoder(algorithm)
@@ -56,6 +59,7 @@ def run() -> dict:
         "soft_encode": {
             "pixels": len(points), "k": K, "q": color.ab_bins().shape[0],
             "colorlab_ms": round(t_ours * 1e3, 2),
+            "colorlab_torch_ops_ms": round(t_torch * 1e3, 2),
             **{f"sklearn_{a}_ms": round(t * 1e3, 2) for a, t in times.items()},
             **{f"speedup_vs_{a}": round(t / t_ours, 1) for a, t in times.items()},
             "pixels_with_a_tie_at_the_kth_bin": int(tied.sum()),
