@@ -344,13 +344,16 @@ def soft_encode(
     """Sparse soft-encoding of ab into the Q bins (Zhang et al. 2016, sec. 2.1).
 
     Each pixel gets its k nearest bins (exact; see ``_candidate_table``), weighted by a Gaussian of the
-    distance (sigma in Lab units) and normalised to sum to 1. No dense (B, Q, H, W) target is built.
+    distance (sigma in Lab units) and normalised to sum to 1. No dense (B, Q, H, W) target is built. On the
+    CPU (k <= 32) one compiled pass does it (``_pass_table``, ``colorlab._soft_pass``); on other devices,
+    PyTorch ops (``_encode``), with the same neighbour sets.
 
     Args:
         ab: (B, 2, H, W) float, Lab units.
         k: number of neighbouring bins, 1 <= k <= Q.
         sigma: Gaussian width, Lab units.
-        chunk: pixels per block (bounds the working memory at about 14 x 10 bytes per pixel of a block).
+        chunk: pixels per block of the PyTorch ops (bounds their working memory at about 14 x 10 bytes per
+            pixel of a block).
 
     Returns:
         (idx, weight): (B, k, H, W) long bin indices, in no particular order along k (the nearest bin is
