@@ -366,7 +366,7 @@ def soft_encode(
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
     b, _, h, w = ab.shape
-    points = ab.detach().float().transpose(0, 1).reshape(2, -1)  # (2, B*H*W), contiguous
+    points = ab.detach().float().transpose(0, 1).reshape(2, -1).contiguous()  # (2, B*H*W)
     if points.device.type == "cpu" and k <= 32:
         idx, weight, rest = _encode_compiled(points, k, sigma)
         if rest.numel():  # past the table (never an sRGB colour) or NaN
@@ -388,9 +388,9 @@ def _encode_compiled(points: torch.Tensor, k: int, sigma: float) -> tuple[torch.
     side = round(2 * _SUB_EXTENT / _SUB_STEP)
     pa, pb = points.numpy()
     scale = np.float32(-0.5 / sigma**2)
-    step = np.float32(1 / _SUB_STEP)
+    inv_step = np.float32(1 / _SUB_STEP)
     n_rest = soft_pass(
-        pa, pb, k, side, step, np.float32(_SUB_EXTENT), *_pass_table(k), scale, idx.numpy(), weight.numpy(), rest.numpy()
+        pa, pb, k, side, inv_step, np.float32(_SUB_EXTENT), *_pass_table(k), scale, idx.numpy(), weight.numpy(), rest.numpy()
     )
     return idx, weight, rest[:n_rest]
 

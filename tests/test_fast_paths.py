@@ -102,6 +102,9 @@ def test_soft_encode_layout_and_dtypes(encoder):
     alone_idx, alone_w = color.soft_encode(ab[2:3, :, 4:5, 6:7])
     assert torch.equal(idx[2, :, 4, 6].sort()[0], alone_idx.flatten().sort()[0])
     assert torch.allclose(weight[2, :, 4, 6].sort()[0], alone_w.flatten().sort()[0])
+    # a channels_last input (what LitColorizer's loss gets by default) encodes the same
+    nhwc_idx, nhwc_w = color.soft_encode(ab.contiguous(memory_format=torch.channels_last))
+    assert torch.equal(nhwc_idx, idx) and torch.equal(nhwc_w, weight)
 
 
 def sparse_case(b=2, h=6, w=5, dtype=torch.float32, seed=0):
