@@ -62,7 +62,8 @@ def markdown(results: dict) -> str:
         f"load average {m['load_average_1min']} when it finished"
         + (" (above the core count: the machine was shared with other work, so absolute figures are lower than on an"
            " idle machine; ratios compare both sides under the same load)." if m["load_average_1min"] > m["cores"]
-           else " (an otherwise idle machine)."),
+           else " (the benchmark's own core and up to one more busy: other work shared the machine, not the"
+           " benchmark's core)." if m["load_average_1min"] > 1.3 else " (an otherwise idle machine)."),
         "PyTorch ran on one thread in the benchmark process.",
         "",
         "| figure | value | target | met |",
