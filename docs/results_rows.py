@@ -5,6 +5,9 @@
 - ``tinyimagenet_report_stanford/rows.json`` (the four full-resolution Stanford classifiers and the baselines,
   on the colour images among the first 2,048 of the validation split; their baselines renamed
   ``... (Stanford classifiers' images)``);
+- ``tinyimagenet_report_bf16/rows.json`` (the same ``report`` on the two 20-epoch bf16 runs of this session: the
+  ResUNet regression and the rebalanced ResUNet classifier; its baselines are the first report's, so only the
+  models' rows are taken);
 - ``evaluate_mode_decoding/results.json`` (``python -m colorlab evaluate --decoding mode``: the classifier with
   mode decoding; its training facts are the classifier's row's).
 
@@ -37,6 +40,9 @@ def main() -> None:
     full = json.loads((DOCS / "tinyimagenet_report" / "rows.json").read_text())
     quoted = [r for r in full if r["objective"] == "published"]
     rows = [r for r in full if r["objective"] != "published"]
+    bf16 = json.loads((DOCS / "tinyimagenet_report_bf16" / "rows.json").read_text())
+    first_baseline = next(i for i, r in enumerate(rows) if r["objective"] == "baseline")
+    rows[first_baseline:first_baseline] = [r for r in bf16 if r["objective"] not in ("baseline", "published")]
     for row in json.loads((DOCS / "tinyimagenet_report_stanford" / "rows.json").read_text()):
         if row["objective"] == "baseline":
             row["name"] += " (Stanford classifiers' images)"
