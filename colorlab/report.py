@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,17 @@ def plot_colorfulness(results: dict[str, dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def wrap_name(name: str, width: int = 24) -> str:
+    """A run name as lines of at most ``width`` characters (a longer piece stays whole), broken after its
+    ``/`` and ``_``, so sample-grid titles stay within their column."""
+    lines = [""]
+    for piece in re.split(r"(?<=[/_])", name):
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines.append("")
+        lines[-1] += piece
+    return "\n".join(lines)
+
+
 @torch.no_grad()
 def plot_samples(models: dict[str, Any], loader: Any, n: int, device: torch.device | str, path: Path,
                  min_chroma: float | None = None) -> Path:  # fmt: skip
@@ -207,7 +219,7 @@ def plot_samples(models: dict[str, Any], loader: Any, n: int, device: torch.devi
     fig = Figure(figsize=(1.6 * len(columns), 1.6 * lab.shape[0] + 0.4), layout="constrained")
     axes = np.asarray(fig.subplots(lab.shape[0], len(columns), squeeze=False))
     for j, (name, rgb) in enumerate(images.items()):
-        axes[0, j].set_title(name.replace("/", "/\n"), fontsize=7)  # long run names wrap at their folders
+        axes[0, j].set_title(wrap_name(name), fontsize=7)
         for i in range(lab.shape[0]):
             axes[i, j].imshow(rgb[i], interpolation="nearest")
             axes[i, j].set_axis_off()

@@ -90,3 +90,12 @@ def test_metrics_csv_series_are_the_logged_rows(tiny_runs):
     steps, loss = series["train/loss"]
     assert list(steps) == [0, 1, 2, 3] and len(loss) == 4  # log_every_n_steps 1, 4 steps
     assert len(series["val/ab_l1"][0]) == 1  # one validation, at the end of the epoch
+
+
+def test_sample_titles_wrap_long_run_names_at_their_separators():
+    from colorlab.report import wrap_name
+
+    name = "tinyimagenet_res_unet_cls_rebal_bf16_20ep/version_0"
+    lines = wrap_name(name, width=24).split("\n")
+    assert lines == ["tinyimagenet_res_unet_", "cls_rebal_bf16_20ep/", "version_0"]
+    assert wrap_name("grayscale") == "grayscale" and wrap_name("a" * 30 + "/v") == "a" * 30 + "/\nv"
