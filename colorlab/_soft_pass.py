@@ -15,10 +15,9 @@ def soft_pass(pa, pb, k, side, inv_step, extent, rows, rows_a, rows_b, n_core, n
     """Write the k nearest bins of each point (pa[i], pb[i]) (float32) into ``idx[:, i]`` (int64) and their
     Gaussian weights exp(scale * d^2), normalised, into ``weight[:, i]``; the indices of the points past the
     table (or NaN) go to ``rest``, and the count of them is returned. A point equidistant from its k-th and
-    (k+1)-th bins (a set of measure zero) may get either. exp is Cephes' single-precision polynomial (relative error ~1e-7), so that its loop
-    vectorises."""
+    (k+1)-th bins (a set of measure zero) may get either. exp is Cephes' single-precision polynomial (relative
+    error ~1e-7), so that its loop vectorises."""
     n = pa.shape[0]
-    cell = np.empty(_BLOCK, np.int64)
     d2 = np.empty((k, _BLOCK), np.float32)
     low = np.empty(_BLOCK, np.float32)
     total = np.empty(_BLOCK, np.float32)
@@ -40,7 +39,6 @@ def soft_pass(pa, pb, k, side, inv_step, extent, rows, rows_a, rows_b, n_core, n
             else:
                 rest[n_rest] = start + i
                 n_rest += 1
-            cell[i] = c
             for t in range(k - 1):  # the first k - 1 places: core bins (on real photos almost always)
                 da = a - rows_a[c, t]
                 db = b - rows_b[c, t]

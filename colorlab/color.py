@@ -239,6 +239,7 @@ def nearest_bin(ab: torch.Tensor) -> torch.Tensor:
 # sRGB colour) are searched in full.
 _SUB_STEP = GRID_STEP / 16  # sub-cell side, Lab units
 _SUB_EXTENT = GRID_EXTENT + GRID_STEP / 2  # the table covers [-115, 115)^2: every bin's cell
+_SUB_SIDE = round(2 * _SUB_EXTENT / _SUB_STEP)  # sub-cells per side of the table
 _FAR = 1e4  # coordinate of a padding candidate: farther than any real bin, so dropped first
 
 
@@ -247,7 +248,7 @@ def _candidate_table(k: int, device: torch.device) -> torch.Tensor:
     """Candidate bins of every sub-cell: (S, M, 3) float32 rows (a, b, bin index) for the S = side^2 sub-cells
     in row-major (a, b) order, padded to M = the largest candidate count with (``_FAR``, ``_FAR``, 0)."""
     bins = ab_bins()
-    side = round(2 * _SUB_EXTENT / _SUB_STEP)
+    side = _SUB_SIDE
     edges = -_SUB_EXTENT + torch.arange(side + 1, dtype=torch.float64) * _SUB_STEP
     lo, hi = edges[:-1, None], edges[1:, None]  # (side, 1)
 
@@ -274,7 +275,7 @@ def _knn_bins(a: torch.Tensor, b: torch.Tensor, k: int) -> tuple[torch.Tensor, t
     """The k nearest bins of N points (a, b) inside the table: (k, N) long bin indices in no particular
     order and (k, N) float32 squared distances."""
     table = _candidate_table(k, a.device)
-    side = round(2 * _SUB_EXTENT / _SUB_STEP)
+    side = _SUB_SIDE
     cell = lambda x: ((x + _SUB_EXTENT) / _SUB_STEP).floor_().int().clamp_(0, side - 1)  # NaN and beyond: a border
     cand = table.index_select(0, cell(a) * side + cell(b))  # (N, M, 3): one contiguous row per point
     d2 = (cand[..., 0] - a[:, None]).square_() + (cand[..., 1] - b[:, None]).square_()  # (N, M)
@@ -310,7 +311,7 @@ def _pass_table(k: int) -> tuple[np.ndarray, ...]:
     each sub-cell's candidates, core bins first, then open ones, then the rest ((S, M) int16 bin indices and
     their (S, M) float32 a and b), and the (S,) int8 numbers of core and of open bins."""
     table = _candidate_table(k, torch.device("cpu")).double()  # (S, M, 3)
-    side = round(2 * _SUB_EXTENT / _SUB_STEP)
+    side = _SUB_SIDE
     u, v = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
     corner = -_SUB_EXTENT + _SUB_STEP * torch.stack([u, v], -1).reshape(-1, 1, 1, 2).double()  # (S, 1, 1, 2)
     rows, n_core, n_open = [], [], []
@@ -385,7 +386,7 @@ def _encode_compiled(points: torch.Tensor, k: int, sigma: float) -> tuple[torch.
     n = points.shape[1]
     idx, weight = torch.empty(k, n, dtype=torch.long), torch.empty(k, n)
     rest = torch.empty(n, dtype=torch.long)
-    side = round(2 * _SUB_EXTENT / _SUB_STEP)
+    side = _SUB_SIDE
     pa, pb = points.numpy()
     scale = np.float32(-0.5 / sigma**2)
     inv_step = np.float32(1 / _SUB_STEP)
