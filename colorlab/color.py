@@ -240,6 +240,7 @@ def nearest_bin(ab: torch.Tensor) -> torch.Tensor:
 _SUB_STEP = GRID_STEP / 16  # sub-cell side, Lab units
 _SUB_EXTENT = GRID_EXTENT + GRID_STEP / 2  # the table covers [-115, 115)^2: every bin's cell
 _SUB_SIDE = round(2 * _SUB_EXTENT / _SUB_STEP)  # sub-cells per side of the table
+_TABLE_MAX_K = 32  # the largest k the tables serve; beyond, the candidate lists would hold most bins
 _FAR = 1e4  # coordinate of a padding candidate: farther than any real bin, so dropped first
 
 
@@ -346,8 +347,8 @@ def soft_encode(
 
     Each pixel gets its k nearest bins (exact; see ``_candidate_table``), weighted by a Gaussian of the
     distance (sigma in Lab units) and normalised to sum to 1. No dense (B, Q, H, W) target is built. On the
-    CPU (k <= 32) one compiled pass does it (``_pass_table``, ``colorlab._soft_pass``); on other devices,
-    PyTorch ops (``_encode``), with the same neighbour sets.
+    CPU (k <= ``_TABLE_MAX_K``) one compiled pass does it (``_pass_table``, ``colorlab._soft_pass``); on
+    other devices, PyTorch ops (``_encode``), with the same neighbour sets.
 
     Args:
         ab: (B, 2, H, W) float, Lab units.
@@ -368,7 +369,7 @@ def soft_encode(
         raise ValueError(f"sigma must be > 0, got {sigma}")
     b, _, h, w = ab.shape
     points = ab.detach().float().transpose(0, 1).reshape(2, -1).contiguous()  # (2, B*H*W)
-    if points.device.type == "cpu" and k <= 32:
+    if points.device.type == "cpu" and k <= _TABLE_MAX_K:
         idx, weight, rest = _encode_compiled(points, k, sigma)
         if rest.numel():  # past the table (never an sRGB colour) or NaN
             idx[:, rest], weight[:, rest] = _encode(points[:, rest], k, sigma, chunk)
@@ -386,12 +387,12 @@ def _encode_compiled(points: torch.Tensor, k: int, sigma: float) -> tuple[torch.
     n = points.shape[1]
     idx, weight = torch.empty(k, n, dtype=torch.long), torch.empty(k, n)
     rest = torch.empty(n, dtype=torch.long)
-    side = _SUB_SIDE
     pa, pb = points.numpy()
     scale = np.float32(-0.5 / sigma**2)
     inv_step = np.float32(1 / _SUB_STEP)
     n_rest = soft_pass(
-        pa, pb, k, side, inv_step, np.float32(_SUB_EXTENT), *_pass_table(k), scale, idx.numpy(), weight.numpy(), rest.numpy()
+        pa, pb, k, _SUB_SIDE, inv_step, np.float32(_SUB_EXTENT), *_pass_table(k), scale,
+        idx.numpy(), weight.numpy(), rest.numpy(),
     )
     return idx, weight, rest[:n_rest]
 
@@ -403,7 +404,7 @@ def _encode(points: torch.Tensor, k: int, sigma: float, chunk: int) -> tuple[tor
     for start in range(0, points.shape[1], chunk):
         part = slice(start, start + chunk)
         pa, pb = points[:, part]
-        if k <= 32:  # beyond, the candidate lists would hold most bins
+        if k <= _TABLE_MAX_K:
             idx[:, part], d2[:, part] = _knn_bins(pa, pb, k)
             beyond = ~((pa >= -_SUB_EXTENT) & (pa < _SUB_EXTENT) & (pb >= -_SUB_EXTENT) & (pb < _SUB_EXTENT))
         else:
