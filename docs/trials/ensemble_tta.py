@@ -1,0 +1,56 @@
+"""Session-5 trial (#10): do test-time flips or averaging trained regression checkpoints move ab L1 / L2?
+
+Scores every checkpoint alone, with its horizontally flipped prediction averaged in, and every combination of
+them averaged (plain and flipped), on the colour images of the Tiny ImageNet validation split (chroma spread
+>= 1, as `evaluate --min_chroma 1`), in the Stanford report's ab/128 units. Results: docs/results.md, *Session 5*.
+
+    OMP_NUM_THREADS=1 python docs/trials/ensemble_tta.py ../shared/data/tiny-imagenet-200 RUN.ckpt [RUN.ckpt ...]
+"""
+
+import itertools
+import sys
+
+import torch
+
+from colorlab import color
+from colorlab.data import TinyImageNetDataModule
+from colorlab.evaluate import lab_batches
+from colorlab.module import LitColorizer
+
+
+def main(root: str, checkpoints: list[str]) -> None:
+    models = {
+        path: LitColorizer.load_from_checkpoint(path, map_location="cpu").eval() for path in checkpoints
+    }
+    datamodule = TinyImageNetDataModule(root=root, image_size=64, batch_size=128, num_workers=0)
+    datamodule.setup("validate")
+    sums: dict[str, list[float]] = {}
+
+    def add(name: str, ab_hat: torch.Tensor, ab: torch.Tensor) -> None:
+        error = (ab_hat - ab) / color.AB_SCALE
+        total = sums.setdefault(name, [0.0, 0.0, 0])
+        total[0] += error.abs().sum().item()
+        total[1] += error.square().sum().item()
+        total[2] += error.numel()
+
+    with torch.no_grad():
+        for lab in lab_batches(datamodule.val_dataloader(), "cpu", None, "val", min_chroma=1.0):
+            x_l, _ = color.normalize(lab)
+            ab = lab[:, 1:]
+            preds = {}
+            for path, model in models.items():
+                plain = model.objective.decode(model(x_l), x_l.shape[-2:]) * color.AB_SCALE
+                flipped = (
+                    model.objective.decode(model(x_l.flip(-1)), x_l.shape[-2:]).flip(-1) * color.AB_SCALE
+                )
+                preds[path] = (plain, (plain + flipped) / 2)
+            for r in range(1, len(models) + 1):
+                for group in itertools.combinations(models, r):
+                    add(" + ".join(group), sum(preds[p][0] for p in group) / r, ab)
+                    add(" + ".join(group) + " (+flip)", sum(preds[p][1] for p in group) / r, ab)
+    for name, (l1, l2, n) in sorted(sums.items(), key=lambda item: item[1][0]):
+        print(f"L1 {l1 / n:.4f}  L2 {l2 / n:.5f}  {name}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2:])
