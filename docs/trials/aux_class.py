@@ -7,7 +7,9 @@ experiments/tinyimagenet_res_unet.yaml (Adam 2e-3, batch 32, cosine over 12 epoc
 chroma spread >= 1) in a hand loop with bf16 autocast on the CPU. w = 0 is the control. Scores the 9,802 colour
 validation images at the end. Results: docs/results.md, *Session 5*.
 
-    OMP_NUM_THREADS=1 python docs/trials/aux_class.py ../shared/data/tiny-imagenet-200 W [EPOCHS]
+    OMP_NUM_THREADS=1 python docs/trials/aux_class.py ../shared/data/tiny-imagenet-200 W [EPOCHS [STRIDE]]
+
+STRIDE 2 predicts ab at half resolution instead of a quarter (a third decoder stage, with the stage-1 skip).
 """
 
 import sys
@@ -23,6 +25,8 @@ from torch import nn
 from colorlab import color
 from colorlab.data.decoding import batch_chroma_spread
 from colorlab.models import ResUNet
+from colorlab.models.layers import zero_head
+from colorlab.models.res_unet import _Up
 
 
 def load(root: Path) -> tuple[torch.Tensor, ...]:
@@ -42,9 +46,15 @@ def load(root: Path) -> tuple[torch.Tensor, ...]:
 
 
 class AuxResUNet(ResUNet):
-    def __init__(self, classes: int = 200) -> None:
+    """ResUNet + a class head; ``stride`` 2 adds a third decoder stage, to H/2 with the stage-1 skip."""
+
+    def __init__(self, classes: int = 200, stride: int = 4) -> None:
         super().__init__(2, width=32, blocks=2)
         self.classify = nn.Linear(256, classes)
+        self.stride = stride
+        if stride == 2:
+            self.up.append(_Up(64, 32))
+            self.head = zero_head(32, 2)
 
     def forward(self, x_l: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.stem(x_l)
@@ -53,14 +63,16 @@ class AuxResUNet(ResUNet):
             x = stage(x)
             features.append(x)
         logits = self.classify(x.mean((2, 3)))  # (B, 200) from the (B, 256, H/16, W/16) bottleneck
-        x = self.up[1](self.up[0](x, features[2]), features[1])
+        x = self.up[1](self.up[0](x, features[2]), features[1])  # (B, 64, H/4, W/4)
+        if self.stride == 2:
+            x = self.up[2](x, features[0])  # (B, 32, H/2, W/2)
         return self.head(x), logits
 
 
-def main(root: str, weight: float, epochs: int = 12, batch: int = 32) -> None:
+def main(root: str, weight: float, epochs: int = 12, stride: int = 4, batch: int = 32) -> None:
     torch.manual_seed(0)
     x_train, y_train, x_val, y_val = load(Path(root))
-    net = AuxResUNet()
+    net = AuxResUNet(stride=stride)
     optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
     steps = len(x_train) // batch
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps)
