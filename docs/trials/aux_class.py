@@ -24,6 +24,7 @@ from torch import nn
 
 from colorlab import color
 from colorlab.data.decoding import batch_chroma_spread
+from colorlab.metrics import ABError
 from colorlab.models import ResUNet
 from colorlab.models.layers import zero_head
 from colorlab.models.res_unet import _Up
@@ -97,17 +98,22 @@ def main(root: str, weight: float, epochs: int = 12, stride: int = 4, batch: int
             schedule.step()
         print(f"epoch {epoch}: {time.time() - start:.0f} s", flush=True)
     net.eval()
-    l1 = l2 = n = correct = 0.0
+    l1, l2, correct = ABError(1, color.AB_SCALE), ABError(2, color.AB_SCALE), 0
     with torch.no_grad():
         for i in range(0, len(x_val), 256):
-            x_l, y_ab = color.normalize(color.rgb8_to_lab(x_val[i : i + 256]))
+            lab = color.rgb8_to_lab(x_val[i : i + 256])
+            x_l, _ = color.normalize(lab)
             out, logits = net(x_l)
-            error = F.interpolate(out, size=y_ab.shape[-2:], mode="bilinear", align_corners=False) - y_ab
-            l1, l2, n = l1 + error.abs().sum().item(), l2 + error.square().sum().item(), n + error.numel()
-            correct += (logits.argmax(1) == y_val[i : i + 256]).sum().item()
+            lab_hat = color.denormalize(
+                x_l, F.interpolate(out, size=x_l.shape[-2:], mode="bilinear", align_corners=False)
+            )
+            l1.update(lab_hat, lab)
+            l2.update(lab_hat, lab)
+            correct += int((logits.argmax(1) == y_val[i : i + 256]).sum())
     print(
-        f"w {weight}: val ab L1 {l1 / n:.4f}  L2 {l2 / n:.5f}  class accuracy {correct / len(x_val):.3f}  "
-        f"{(time.time() - start) / 60:.1f} min, {len(x_val)} colour validation images"
+        f"w {weight}, stride {stride}: val ab L1 {float(l1.compute()):.4f}  L2 {float(l2.compute()):.5f}  "
+        f"class accuracy {correct / len(x_val):.3f}  {(time.time() - start) / 60:.1f} min, "
+        f"{len(x_val)} colour validation images"
     )
 
 

@@ -15,6 +15,7 @@ import torch
 from colorlab import color
 from colorlab.data import TinyImageNetDataModule
 from colorlab.evaluate import lab_batches
+from colorlab.metrics import ABError
 from colorlab.module import LitColorizer
 
 
@@ -24,32 +25,27 @@ def main(root: str, checkpoints: list[str]) -> None:
     }
     datamodule = TinyImageNetDataModule(root=root, image_size=64, batch_size=128, num_workers=0)
     datamodule.setup("validate")
-    sums: dict[str, list[float]] = {}
+    errors: dict[str, tuple[ABError, ABError]] = {}  # name -> running L1, L2 in ab/128 (colorlab.metrics)
 
-    def add(name: str, ab_hat: torch.Tensor, ab: torch.Tensor) -> None:
-        error = (ab_hat - ab) / color.AB_SCALE
-        total = sums.setdefault(name, [0.0, 0.0, 0])
-        total[0] += error.abs().sum().item()
-        total[1] += error.square().sum().item()
-        total[2] += error.numel()
+    def add(name: str, y_ab_hat: torch.Tensor, x_l: torch.Tensor, lab: torch.Tensor) -> None:
+        for metric in errors.setdefault(name, (ABError(1, color.AB_SCALE), ABError(2, color.AB_SCALE))):
+            metric.update(color.denormalize(x_l, y_ab_hat), lab)
 
     with torch.no_grad():
         for lab in lab_batches(datamodule.val_dataloader(), "cpu", None, "val", min_chroma=1.0):
             x_l, _ = color.normalize(lab)
-            ab = lab[:, 1:]
             preds = {}
             for path, model in models.items():
-                plain = model.objective.decode(model(x_l), x_l.shape[-2:]) * color.AB_SCALE
-                flipped = (
-                    model.objective.decode(model(x_l.flip(-1)), x_l.shape[-2:]).flip(-1) * color.AB_SCALE
-                )
+                plain = model.objective.decode(model(x_l), x_l.shape[-2:])  # (B, 2, H, W) ab/128
+                flipped = model.objective.decode(model(x_l.flip(-1)), x_l.shape[-2:]).flip(-1)
                 preds[path] = (plain, (plain + flipped) / 2)
             for r in range(1, len(models) + 1):
                 for group in itertools.combinations(models, r):
-                    add(" + ".join(group), sum(preds[p][0] for p in group) / r, ab)
-                    add(" + ".join(group) + " (+flip)", sum(preds[p][1] for p in group) / r, ab)
-    for name, (l1, l2, n) in sorted(sums.items(), key=lambda item: item[1][0]):
-        print(f"L1 {l1 / n:.4f}  L2 {l2 / n:.5f}  {name}")
+                    add(" + ".join(group), sum(preds[p][0] for p in group) / r, x_l, lab)
+                    add(" + ".join(group) + " (+flip)", sum(preds[p][1] for p in group) / r, x_l, lab)
+    scores = {name: (float(l1.compute()), float(l2.compute())) for name, (l1, l2) in errors.items()}
+    for name, (l1, l2) in sorted(scores.items(), key=lambda item: item[1][0]):
+        print(f"L1 {l1:.4f}  L2 {l2:.5f}  {name}")
 
 
 if __name__ == "__main__":
