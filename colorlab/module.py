@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -43,6 +43,13 @@ class LitColorizer(L.LightningModule):
             in ``make bench``; on GPUs it feeds tensor cores under bf16/fp16 mixed precision).
         compile: compile the network with ``torch.compile`` when a Trainer sets the model up (the first steps
             are slower while it compiles; checkpoints are unchanged).
+        scheduler_interval: step the scheduler once per "epoch" or once per optimizer "step" (for budgets of a
+            few epochs: e.g. a cosine over ``trainer.max_steps``).
+        encoder_lr: learning-rate factor of the network's ``encoder`` (a pretrained part, e.g.
+            ``PretrainedUNet``'s): its parameters form their own group at ``lr * encoder_lr``; schedulers scale
+            both groups alike. Nets without an ``encoder`` attribute accept only 1.0.
+        freeze_encoder_epochs: keep the ``encoder`` frozen (no gradient, BatchNorm statistics fixed) for this
+            many epochs, then train it at ``encoder_lr``.
     """
 
     def __init__(
@@ -53,6 +60,9 @@ class LitColorizer(L.LightningModule):
         scheduler: LRSchedulerCallable | None = None,
         channels_last: bool = True,
         compile: bool = False,
+        scheduler_interval: Literal["epoch", "step"] = "epoch",
+        encoder_lr: float = 1.0,
+        freeze_encoder_epochs: int = 0,
     ) -> None:
         super().__init__()
         # Built by LightningCLI (or ``from_config``), the hparams are the run's config with class_path
@@ -80,6 +90,19 @@ class LitColorizer(L.LightningModule):
                 f"not {self.objective.kind} (e.g. a tanh output layer cannot produce bin logits)"
             )
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        if not encoder_lr >= 0 or freeze_encoder_epochs < 0:
+            raise ValueError(
+                f"encoder_lr and freeze_encoder_epochs must be >= 0, got {encoder_lr} and {freeze_encoder_epochs}"
+            )
+        self.encoder = getattr(self.net, "encoder", None)
+        if self.encoder is None and (encoder_lr != 1.0 or freeze_encoder_epochs):
+            raise ValueError(
+                f"encoder_lr / freeze_encoder_epochs need a net with an `encoder` part; {type(self.net).__name__} has none"
+            )
+        self.scheduler_interval = scheduler_interval
+        self.encoder_lr, self.freeze_encoder_epochs = encoder_lr, freeze_encoder_epochs
         # The training priors, if any, also give the class-rebalanced AuC (Zhang et al. 2016).
         prior_values = getattr(self.objective, "prior_values", None)
         prior = None if prior_values is None else torch.tensor(prior_values, dtype=torch.float64)
@@ -162,13 +185,29 @@ class LitColorizer(L.LightningModule):
 
     # ---------------------------------------------------------------- optimisation
     def configure_optimizers(self) -> Any:
-        # Frozen parameters (e.g. a fusion net's feature extractor) get no optimizer state.
-        params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = self.optimizer_factory(params)
+        # Parameters frozen for good (e.g. a fusion net's feature extractor) get no optimizer state; an encoder
+        # frozen for its first epochs is in the optimizer from the start, in its own group, and gets no update
+        # while its gradients are None.
+        own_group = self.encoder is not None and (self.encoder_lr != 1.0 or self.freeze_encoder_epochs > 0)
+        encoder = list(self.encoder.parameters()) if own_group else []
+        in_encoder = {id(p) for p in encoder}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in in_encoder]
+        optimizer = self.optimizer_factory(rest)
+        if encoder:
+            group = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
+            optimizer.add_param_group({**group, "params": encoder, "lr": group["lr"] * self.encoder_lr})
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}
+
+    def on_train_epoch_start(self) -> None:
+        """The encoder is frozen, in eval mode, for the first ``freeze_encoder_epochs`` epochs (on resume too)."""
+        if self.encoder is None or not self.freeze_encoder_epochs:
+            return
+        frozen = self.current_epoch < self.freeze_encoder_epochs
+        self.encoder.requires_grad_(not frozen)
+        self.encoder.train(not frozen)
 
     # ---------------------------------------------------------------- checkpoints
     @classmethod

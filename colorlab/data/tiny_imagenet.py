@@ -14,7 +14,7 @@ from training with ``min_chroma``.
 from __future__ import annotations
 
 from colorlab.data.images import ImageFilesDataModule
-from colorlab.data.layout import Layout, find_layout, list_images
+from colorlab.data.layout import Layout, LayoutError, find_layout, list_images
 
 LAYOUT = Layout(
     "tiny-imagenet-200",
@@ -29,16 +29,28 @@ class TinyImageNetDataModule(ImageFilesDataModule):
     Args:
         root: the ``tiny-imagenet-200`` folder, or the folder it was unzipped into.
         image_size: side of the square images, px (the stored size is 64; the Stanford report trains at 64).
+        per_class: train on the first N images of each class, in sorted file-name order (``per_class: 100``
+            gives the same 20,000 images on every copy of the official download); None takes all.
         **kwargs: ``ImageFilesDataModule`` options: resize, crop, hflip, strict, min_chroma, batch_size,
             num_workers, seed.
     """
 
-    def __init__(self, root: str, image_size: int = 64, **kwargs) -> None:
+    def __init__(self, root: str, image_size: int = 64, per_class: int | None = None, **kwargs) -> None:
         super().__init__(root, image_size=image_size, **kwargs)
+        if per_class is not None and per_class < 1:
+            raise ValueError(f"per_class must be >= 1 or None, got {per_class}")
+        self.per_class = per_class
 
     def find_splits(self) -> dict[str, list[str]]:
         _, folder = find_layout(self.root, "Tiny ImageNet", [LAYOUT])
-        train = [p for wnid in sorted((folder / "train").iterdir()) for p in list_images(wnid / "images")]
+        train = []
+        for wnid in sorted((folder / "train").iterdir()):
+            images = list_images(wnid / "images")
+            if self.per_class is not None and len(images) < self.per_class:
+                raise LayoutError(
+                    f"Tiny ImageNet: per_class={self.per_class}, but {wnid.name} holds {len(images)} training images"
+                )
+            train += images[: self.per_class]
         val_dir = folder / "val" / "images"
         with open(folder / "val" / "val_annotations.txt") as lines:
             val = [str(val_dir / line.split("\t", 1)[0]) for line in lines if line.strip()]

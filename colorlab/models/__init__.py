@@ -16,10 +16,11 @@ Contract every network keeps (``LitColorizer`` and the catalogue tests rely on i
 
 from colorlab.models.autoencoder import Autoencoder
 from colorlab.models.fusion import FusionNet
+from colorlab.models.pretrained_unet import PretrainedUNet
 from colorlab.models.res_unet import ResUNet
 from colorlab.models.residual import ResidualCNN
 from colorlab.models.resnet_regressor import ResNetRegressor
 from colorlab.models.unet import UNet
 from colorlab.models.zhang import ZhangCNN
 
-__all__: list[str] = ["Autoencoder", "FusionNet", "ResNetRegressor", "ResUNet", "ResidualCNN", "UNet", "ZhangCNN"]
+__all__: list[str] = ["Autoencoder", "FusionNet", "PretrainedUNet", "ResNetRegressor", "ResUNet", "ResidualCNN", "UNet", "ZhangCNN"]
