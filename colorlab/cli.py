@@ -355,6 +355,12 @@ def report_main(args: list[str]) -> dict[str, Path]:
     parser.add_argument("--reference", type=str | None, default=None,
                         help="JSON list of quoted rows (name, objective, ab_l1, ab_l2, top1, source) to show beside "
                              "the measured ones, e.g. docs/stanford_table1.json")  # fmt: skip
+    parser.add_argument("--decoding", choices=["mode", "mean", "annealed_mean", "sample"], default=None,
+                        help="classifiers: decoding in place of each checkpoint's saved one")
+    parser.add_argument("--temperature", type=float | None, default=None,
+                        help="classifiers: annealed-mean temperature in place of the saved one")
+    parser.add_argument("--prior_shift", type=float | None, default=None,
+                        help="classifiers trained with priors: decode logits - S * log(prior)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     rest = args[len(runs):]
     if any(a in ("-h", "--help") for a in rest) or not runs:
@@ -366,7 +372,8 @@ def report_main(args: list[str]) -> dict[str, Path]:
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     paths = write_report([Path(r) for r in runs], datamodule, f"{type(datamodule).__name__}/{cfg.split}", cfg.split,
                          Path(cfg.output), torch.device(device), cfg.max_batches, cfg.baseline_batches,
-                         cfg.samples, cfg.checkpoint, cfg.min_chroma, cfg.reference)  # fmt: skip
+                         cfg.samples, cfg.checkpoint, cfg.min_chroma, cfg.reference,
+                         cfg.decoding, cfg.temperature, cfg.prior_shift)  # fmt: skip
     print(f"report: {paths['html']} (and {paths['md'].name}, {len(paths) - 2} tables and figures beside it)")
     return paths
 

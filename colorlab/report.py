@@ -276,8 +276,13 @@ def write_report(
     checkpoint: str = "best",
     min_chroma: float | None = None,
     reference: Path | None = None,
+    decoding: color.Decoding | None = None,
+    temperature: float | None = None,
+    prior_shift: float | None = None,
 ) -> dict[str, Path]:
     """Build the report for ``runs`` (run folders, see ``find_run``) evaluated on ``datamodule``'s ``split``.
+
+    ``decoding``, ``temperature``, ``prior_shift``: replace the classifiers' saved decoding, as in ``evaluate``.
 
     ``reference``: a JSON list of quoted rows (e.g. a paper's table: ``name``, ``objective: "published"``,
     ``ab_l1``, ``ab_l2``, ``top1`` in ab/128 units, ``source``), shown in their own table and added to rows.json.
@@ -292,7 +297,8 @@ def write_report(
     names = checkpoint_names([f["dir"] for f in found])
     output = Path(output)
     done = evaluate_datasets([f["checkpoint"] for f in found], [(dataset, datamodule, split)], output, device,
-                             max_batches, baseline_batches, names=names, min_chroma=min_chroma)  # fmt: skip
+                             max_batches, baseline_batches, names=names, min_chroma=min_chroma,
+                             decoding=decoding, temperature=temperature, prior_shift=prior_shift)  # fmt: skip
     results = done["results"][dataset]
     paths = {f"results_{k}": v for k, v in done["paths"].items()}
     train_set = getattr(datamodule, "train_set", None)
