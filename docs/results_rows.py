@@ -5,7 +5,7 @@
 - ``tinyimagenet_report_stanford/rows.json`` (the four full-resolution Stanford classifiers and the baselines,
   on the colour images among the first 2,048 of the validation split; their baselines renamed
   ``... (Stanford classifiers' images)``);
-- ``tinyimagenet_report_bf16/rows.json`` (the same ``report`` on the two 20-epoch bf16 runs of this session: the
+- ``tinyimagenet_report_bf16/rows.json`` (the same ``report`` on the two 20-epoch bf16 runs: the
   ResUNet regression and the rebalanced ResUNet classifier; its baselines are the first report's, so only the
   models' rows are taken);
 - ``evaluate_mode_decoding/results.json`` (``python -m colorlab evaluate --decoding mode``: the classifier with
@@ -57,7 +57,7 @@ def main() -> None:
                  "colorfulness_ratio": m["colorfulness_ratio"], "evaluated_on": dataset,
                  "evaluated_images": saved["meta"]["datasets"][dataset]["images"],
                  "command": f"{classifier['command']}; then python -m colorlab evaluate --decoding mode"})
-    for row in rows:  # every row carries the issue's fields; a baseline has no training
+    for row in rows:  # every row carries the table's fields; a baseline has no training
         for key in ("top1", "colorfulness_ratio", "train_minutes", "device", "command"):
             row.setdefault(key, None)
     (DOCS / "results.json").write_text(json.dumps(rows + quoted, indent=1) + "\n")
