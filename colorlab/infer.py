@@ -248,7 +248,7 @@ def full_resolution_lab(picture: Picture, ab: torch.Tensor) -> Iterator[tuple[sl
         yield rows, color.denormalize(x_l, upsample_rows(ab_x, rows, height)), x_l
 
 
-def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
+def to_uint8(rgb: torch.Tensor) -> np.ndarray:
     """(1, 3, r, W) float RGB in [0, 1] -> (r, W, 3) uint8."""
     return (rgb[0].permute(1, 2, 0) * 255.0).round().clamp(0, 255).byte().cpu().numpy()
 
@@ -261,10 +261,10 @@ def render(picture: Picture, ab: torch.Tensor, compare: bool = False) -> np.ndar
     for rows, lab, x_l in full_resolution_lab(picture, ab):
         if compare:
             grey = color.denormalize(x_l, torch.zeros_like(lab[:, 1:]))
-            out[rows, :width] = _to_uint8(color.lab_to_rgb(grey))
-            out[rows, width + gap : 2 * width + gap] = _to_uint8(color.lab_to_rgb(lab))
+            out[rows, :width] = to_uint8(color.lab_to_rgb(grey))
+            out[rows, width + gap : 2 * width + gap] = to_uint8(color.lab_to_rgb(lab))
         else:
-            out[rows] = _to_uint8(color.lab_to_rgb(lab))
+            out[rows] = to_uint8(color.lab_to_rgb(lab))
     if compare:
         out[:, 2 * (width + gap) :] = picture.rgb8()
     return out
@@ -492,7 +492,7 @@ class ColorizedWriter(BasePredictionWriter):
             target = folder / f"{index:06d}.png"
             if self.overwrite or not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(_to_uint8(rgb[None])).save(target)
+                Image.fromarray(to_uint8(rgb[None])).save(target)
                 self.summary.written.append(target)
             else:
                 self.summary.existing.append(target)

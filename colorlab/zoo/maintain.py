@@ -70,8 +70,11 @@ def _run_record(ckpt_path: Path) -> dict[str, Any]:
     run = ckpt_path.resolve().parent.parent
     record = yaml.safe_load((run / "run.yaml").read_text()) if (run / "run.yaml").is_file() else {}
     config = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
+    data = copy.deepcopy((config or {}).get("data"))
+    if isinstance(data, dict) and isinstance(data.get("init_args"), dict):
+        data["init_args"].pop("root", None)  # where the data lay on the training machine says nothing here
     return {"command": " ".join(record.get("command", [])) or None, "git": record.get("git"),
-            "device": record.get("device"), "data": (config or {}).get("data")}  # fmt: skip
+            "device": record.get("device"), "data": data}  # fmt: skip
 
 
 def stored_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -124,7 +127,7 @@ def add(
     """
     from safetensors.torch import save_file
 
-    from colorlab.module import LitColorizer, from_config
+    from colorlab.module import from_config
 
     root_dir = zoo._root(root)
     if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
@@ -150,10 +153,10 @@ def add(
     if train_resolution is None:
         raise ValueError(f"{ckpt_path} records no training resolution; the zoo needs it for colorize's working size")
 
-    reference = LitColorizer.load_from_checkpoint(ckpt_path, map_location="cpu").eval()
-    model = from_config(copy.deepcopy(config))
-    model.load_state_dict(reference.state_dict())  # the offline config must build exactly the trained net
-    state = stored_state(model.state_dict())
+    # the offline config must build exactly the trained net (strict loading); nothing pretrained is fetched
+    reference = from_config(copy.deepcopy(config)).eval()
+    reference.load_state_dict(checkpoint["state_dict"])
+    state = stored_state(reference.state_dict())
     with tempfile.TemporaryDirectory(dir=root_dir) as scratch:
         staged = Path(scratch) / f"{name}.safetensors"
         save_file(state, str(staged))
@@ -168,13 +171,14 @@ def add(
         if not check["max_abs_diff"] <= zoo.FP16_TOLERANCE:
             raise ValueError(f"{name}: float16 weights move predictions by up to {check['max_abs_diff']:.4f} ab/128, "
                              f"above the zoo's {zoo.FP16_TOLERANCE}; not added")  # fmt: skip
+        staged.chmod(0o644)  # package data: readable by every user of an installation
         os.replace(staged, root_dir / f"{name}.safetensors")
     run = _run_record(Path(ckpt_path))
     found = {
         "file": f"{name}.safetensors",
         "sha256": zoo.sha256(root_dir / f"{name}.safetensors"),
         "size_bytes": size,
-        "parameters": sum(p.numel() for p in model.net.parameters()),
+        "parameters": sum(p.numel() for p in reference.net.parameters()),
         "description": description,
         "model": config,
         "train_resolution": list(train_resolution),
