@@ -17,7 +17,7 @@ from colorlab import zoo
 
 def main(args: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m colorlab.zoo", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="action", required=True)
     add = commands.add_parser("add", help="add a checkpoint to the zoo, or replace a model by a better one")
     add.add_argument("--ckpt_path", required=True, help="the trained checkpoint")
     add.add_argument("--name", required=True, help="zoo name, e.g. lite0-regression")
@@ -35,13 +35,13 @@ def main(args: list[str] | None = None) -> None:
 
     from colorlab.zoo import maintain
 
-    if options.command == "add":
+    if options.action == "add":
         row = maintain.read_row(options.results_row, options.row)
         found = maintain.add(options.ckpt_path, options.name, row, options.data, options.command,
                              options.description, options.default)  # fmt: skip
         print(f"added {options.name}: {found['size_bytes'] / 1e6:.2f} MB, sha256 {found['sha256']}, float16 round trip "
               f"max {found['fp16_check']['max_abs_diff']:.2e} ab/128\n{json.dumps(found['results'], indent=1)}")
-    elif options.command == "remove":
+    elif options.action == "remove":
         maintain.remove(options.name)
         print(f"removed {options.name}")
     for name in zoo.names():

@@ -66,15 +66,17 @@ def improves(new: dict[str, Any], old: dict[str, Any]) -> bool:
 
 
 def _run_record(ckpt_path: Path) -> dict[str, Any]:
-    """The run folder's run.yaml and config.yaml's data section (a checkpoint in <run>/checkpoints/), if any."""
+    """What the run folder (a checkpoint in <run>/checkpoints/) recorded: run.yaml's command, git state and device,
+    config.yaml (its data root left out), if there."""
     run = ckpt_path.resolve().parent.parent
     record = yaml.safe_load((run / "run.yaml").read_text()) if (run / "run.yaml").is_file() else {}
     config = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
-    data = copy.deepcopy((config or {}).get("data"))
+    config = config or {}
+    data = config.get("data")
     if isinstance(data, dict) and isinstance(data.get("init_args"), dict):
         data["init_args"].pop("root", None)  # where the data lay on the training machine says nothing here
     return {"command": " ".join(record.get("command", [])) or None, "git": record.get("git"),
-            "device": record.get("device"), "data": data}  # fmt: skip
+            "device": record.get("device"), "data": data, "config": config or None}  # fmt: skip
 
 
 def stored_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -184,7 +186,8 @@ def add(
         "train_resolution": list(train_resolution),
         "results": results_row,
         "training": {"data": data or run["data"], "command": command or run["command"] or results_row.get("command"),
-                     "git": run["git"], "device": run["device"], "checkpoint": Path(ckpt_path).name},
+                     "git": run["git"], "device": run["device"], "checkpoint": Path(ckpt_path).name,
+                     "config": run["config"]},  # the run's config.yaml: fit --config it to train the model again
         "fp16_check": check,
         "added": datetime.date.today().isoformat(),
     }  # fmt: skip
