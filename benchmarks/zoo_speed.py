@@ -7,7 +7,8 @@
   uploaded through gradio's client, colorized, and both result files (grayscale and colour) back: the time from
   the upload's start to the answer.
 
-Each command runs in a fresh process pinned to one core (CPU affinity) with one thread (OMP_NUM_THREADS=1); the
+Each command runs in a fresh process pinned to one core (CPU affinity, inherited from this process for the
+duration of ``run``) with one thread (OMP_NUM_THREADS=1); the
 best of ``REPEATS`` runs is kept (the least disturbed on a shared machine).
 
     .venv/bin/python benchmarks/zoo_speed.py
@@ -24,17 +25,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 REPEATS = 3
 ONE_CORE = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
             "PYTHONPATH": str(REPO)}  # fmt: skip
-
-
-def _pin() -> None:
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
 def photo_12mp(folder: Path) -> Path:
@@ -50,7 +46,7 @@ def command_seconds(args: list[str], cwd: Path) -> float:
     times = []
     for _ in range(REPEATS):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "colorlab", *args], cwd=cwd, env=ONE_CORE, preexec_fn=_pin, check=True,
+        subprocess.run([sys.executable, "-m", "colorlab", *args], cwd=cwd, env=ONE_CORE, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         times.append(time.perf_counter() - start)
     return round(min(times), 2)
@@ -63,7 +59,7 @@ def app_seconds(photo: Path, cwd: Path) -> float:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "colorlab", "app", "--port", str(port)], cwd=cwd, env=ONE_CORE,
-                              preexec_fn=_pin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 300
@@ -81,7 +77,7 @@ def app_seconds(photo: Path, cwd: Path) -> float:
         times = []
         for i in range(REPEATS + 1):  # the first run loads the model: not counted
             start = time.perf_counter()
-            status, gallery, files = client.predict([handle_file(str(photo))], zoo.default_name(), "the model's own", 0.38,
+            status, gallery, _ = client.predict([handle_file(str(photo))], zoo.default_name(), "the model's own", 0.38,
                                                     api_name="/colorize")  # fmt: skip
             if "1 of 1 colorized" not in status or len(gallery) != 2:
                 raise RuntimeError(f"the app answered: {status}")
@@ -94,13 +90,23 @@ def app_seconds(photo: Path, cwd: Path) -> float:
 
 
 def run() -> dict:
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})  # the commands' processes inherit it: one core
+    try:
+        return _run()
+    finally:
+        os.sched_setaffinity(0, cores)
+
+
+def _run() -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         photo = photo_12mp(folder)
         figures = {
             "cli_help_seconds": command_seconds(["--help"], folder),
-            "colorize_12mp_seconds": command_seconds(["colorize", "--input", str(photo), "--output", "out",
-                                                      "--overwrite", "true", "--device", "cpu"], folder),  # fmt: skip
+            "colorize_12mp_seconds": command_seconds(
+                ["colorize", "--input", str(photo), "--output", "out", "--overwrite", "true", "--device", "cpu"], folder
+            ),
         }
         try:
             figures["app_12mp_seconds"] = app_seconds(photo, folder)

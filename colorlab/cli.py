@@ -323,8 +323,9 @@ def evaluate_main(args: list[str]) -> dict[str, Any]:
             raise ValueError(f"evaluate: two datasets are named {name!r}; tell them apart with --name")
         datasets.append((name, datamodule, cfg.split))
     device = options["device"] if options["device"] != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    checkpoints = [Path(p) for p in options["ckpt_path"]] + [zoo.checkpoint_file(n) for n in options["model"]]
     done = evaluate_datasets(
-        [Path(p) for p in options["ckpt_path"]] + [zoo.checkpoint_file(n) for n in options["model"]], datasets, Path(options["output"]), torch.device(device),
+        checkpoints, datasets, Path(options["output"]), torch.device(device),
         options["max_batches"], options["baseline_batches"] or None, min_chroma=options["min_chroma"],
         decoding=options["decoding"], temperature=options["temperature"],
     )
@@ -447,7 +448,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], Any], str]] = {
     "evaluate": (evaluate_main, "checkpoints x datasets table beside the three baselines (Markdown, CSV, JSON)"),
     "report": (report_main, "HTML + Markdown report comparing runs: table, curves, histograms, samples"),
     "shards": (shards_main, "convert a dataset into LitData shards for streaming"),
-    "colorize": (colorize_main, "colorize photos, folders and videos at full resolution with a checkpoint"),
+    "colorize": (colorize_main, "colorize photos, folders and videos at full resolution (zoo model or checkpoint)"),
     "export": (export_main, "export a checkpoint's network as ONNX or TorchScript, checked against PyTorch"),
     "models": (models_main, "list the models shipped with colorlab (use one with --model NAME)"),
     "app": (app_main, "a local web page: upload photos, colorize them, download the results"),

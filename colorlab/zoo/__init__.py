@@ -106,8 +106,25 @@ def verified_file(name: str, root: str | os.PathLike | None = None) -> Path:
 
 
 # ------------------------------------------------------------------------------ loading
+def model_state(model: LitColorizer) -> dict[str, torch.Tensor]:
+    """What a zoo file holds of a LitColorizer: its net's tensors as ``net.*`` and its objective's buffers as
+    ``objective.*`` (not its ``state_dict()``, where a net's ``encoder`` appears twice, as ``encoder.*`` too)."""
+    parts = {"net": model.net, "objective": model.objective}
+    return {f"{part}.{k}": v for part, module in parts.items() for k, v in module.state_dict().items()}
+
+
+def load_state(model: LitColorizer, state: dict[str, torch.Tensor]) -> None:
+    """Load ``model_state``'s tensors into ``model`` (strictly: every tensor of the net and objective, no other)."""
+    for part in ("net", "objective"):
+        tensors = {k.removeprefix(f"{part}."): v for k, v in state.items() if k.startswith(f"{part}.")}
+        getattr(model, part).load_state_dict(tensors)
+    strays = [k for k in state if not k.startswith(("net.", "objective."))]
+    if strays:
+        raise ValueError(f"zoo weights hold tensors of neither net nor objective: {strays[:3]}")
+
+
 def state_dict(name: str, root: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
-    """Zoo model ``name``'s LitColorizer state dict (``net.*``, objective buffers), float32, sha256 checked."""
+    """Zoo model ``name``'s tensors (``model_state``), float32, its file's sha256 checked first."""
     from safetensors.torch import load_file
 
     state = load_file(str(verified_file(name, root)))
@@ -124,7 +141,7 @@ def load(name: str | None = None, root: str | os.PathLike | None = None) -> LitC
     found = entry(name, root)
     check_class_paths(found["model"], f"zoo model {name}")
     model = from_config(copy.deepcopy(found["model"]))
-    model.load_state_dict(state_dict(name, root))
+    load_state(model, state_dict(name, root))
     model.train_resolution = tuple(found["train_resolution"])
     return model.eval()
 
@@ -145,7 +162,7 @@ def checkpoint_file(name: str, root: str | os.PathLike | None = None) -> Path:
     found = entry(name, root)
     path = Path(_SCRATCH.name) / f"{name}.ckpt"
     torch.save({
-        "state_dict": state_dict(name, root),
+        "state_dict": load(name, root).state_dict(),
         "hyper_parameters": {**copy.deepcopy(found["model"]), "_instantiator": _INSTANTIATOR},
         "colorlab": {"l_scale": color.L_SCALE, "ab_scale": color.AB_SCALE, "ab_bins": color.ab_bins(),
                      "train_resolution": tuple(found["train_resolution"])},
@@ -241,10 +258,10 @@ def table(root: str | os.PathLike | None = None) -> str:
     rows = []
     for name, found in zoo["models"].items():
         scores = found.get("results", {})
-        number = lambda key: "" if scores.get(key) is None else f"{scores[key]:.4g}"  # noqa: E731
-        rows.append((name + ("*" if name == zoo["default"] else ""), _what(found), number("ab_l1"), number("ab_l2"),
-                     number("top1"), number("colorfulness_ratio"), f"{found['size_bytes'] / 1e6:.1f} MB",
-                     str(scores.get("evaluated_on", ""))))  # fmt: skip
+        keys = ("ab_l1", "ab_l2", "top1", "colorfulness_ratio")
+        numbers = ["" if scores.get(k) is None else f"{scores[k]:.4g}" for k in keys]
+        rows.append((name + ("*" if name == zoo["default"] else ""), _what(found), *numbers,
+                     f"{found['size_bytes'] / 1e6:.1f} MB", str(scores.get("evaluated_on", ""))))
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [head, *rows]]
     note = ("* the default: `python -m colorlab colorize --input PHOTO` uses it; `--model NAME` picks another.\n"

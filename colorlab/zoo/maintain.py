@@ -147,7 +147,7 @@ def add(
     checkpoint = read_checkpoint(ckpt_path)
     hparams = checkpoint.get("hyper_parameters") or {}
     if not isinstance(hparams.get("net"), dict):
-        raise ValueError(f"{ckpt_path}: its hyperparameters hold no net config (class_path + init_args)")
+        raise TypeError(f"{ckpt_path}: its hyperparameters hold no net config (class_path + init_args)")
     config = {"net": _offline(hparams["net"])}
     if hparams.get("objective") is not None:
         config["objective"] = copy.deepcopy(hparams["objective"])
@@ -158,7 +158,7 @@ def add(
     # the offline config must build exactly the trained net (strict loading); nothing pretrained is fetched
     reference = from_config(copy.deepcopy(config)).eval()
     reference.load_state_dict(checkpoint["state_dict"])
-    state = stored_state(reference.state_dict())
+    state = stored_state(zoo.model_state(reference))
     with tempfile.TemporaryDirectory(dir=root_dir) as scratch:
         staged = Path(scratch) / f"{name}.safetensors"
         save_file(state, str(staged))
@@ -168,7 +168,7 @@ def add(
         from safetensors.torch import load_file
 
         stored = from_config(copy.deepcopy(config)).eval()
-        stored.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(str(staged)).items()})
+        zoo.load_state(stored, {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(staged)).items()})
         check = fp16_change(reference, stored, tuple(train_resolution))
         if not check["max_abs_diff"] <= zoo.FP16_TOLERANCE:
             raise ValueError(f"{name}: float16 weights move predictions by up to {check['max_abs_diff']:.4f} ab/128, "
