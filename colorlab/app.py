@@ -88,7 +88,8 @@ def colorize_file(
             return outcome
         picture = infer.read_picture(path)
     except (OSError, ValueError, Image.DecompressionBombError) as err:
-        outcome.error = f"not an image colorlab can read ({type(err).__name__}: {err})"
+        reason = str(err).replace(f"'{path}'", "").replace(str(path), outcome.name).strip()  # no server paths
+        outcome.error = f"not an image colorlab can read ({type(err).__name__}{': ' + reason if reason else ''})"
         return outcome
     extension = path.suffix.lower() if path.suffix.lower().lstrip(".") in infer.FORMATS else ".png"
     stem = Path(outcome.name).stem

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tomllib
 import torch
 from PIL import Image
 from safetensors.torch import load_file
@@ -46,8 +45,8 @@ def test_shipped_models_match_their_manifest_and_the_limits():
     shipped = zoo.manifest()
     assert 1 <= len(shipped["models"]) <= zoo.MAX_MODELS
     assert shipped["default"] in shipped["models"]
-    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    globs = package_data["colorlab.zoo"]
+    listed = re.search(r'^"colorlab.zoo" = \[(.*?)\]', (REPO / "pyproject.toml").read_text(), re.MULTILINE)
+    globs = json.loads(f"[{listed.group(1)}]")  # [tool.setuptools.package-data]
     files = {p.name for p in zoo.ZOO_DIR.iterdir() if p.suffix in (".safetensors", ".json")}
     assert files == {zoo.MANIFEST} | {e["file"] for e in shipped["models"].values()}  # nothing stray, nothing missing
     for name, found in shipped["models"].items():
@@ -57,6 +56,25 @@ def test_shipped_models_match_their_manifest_and_the_limits():
         assert found["fp16_check"]["max_abs_diff"] <= zoo.FP16_TOLERANCE
         assert found["results"]["ab_l1"] > 0 and found["training"]["command"]
         assert found["model"]["net"]["init_args"].get("pretrained", False) is False  # rebuilt offline
+
+
+@pytest.mark.slow
+def test_a_built_wheel_carries_the_zoo(tmp_path):
+    """A non-editable install has the models: they are in the wheel that pip builds and installs."""
+    import subprocess
+    import sys
+    import zipfile
+
+    source = tmp_path / "source"  # a copy: building writes build/ and *.egg-info beside the sources
+    shutil.copytree(REPO / "colorlab", source / "colorlab", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(source)], check=True, capture_output=True)  # fmt: skip
+    (wheel,) = tmp_path.glob("colorlab-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {f"colorlab/zoo/{e['file']}" for e in zoo.manifest()["models"].values()}
+    assert {"colorlab/zoo/manifest.json", "colorlab/zoo/__init__.py"} | shipped <= names
 
 
 def test_models_command_lists_name_scores_and_size(capsys):
