@@ -182,3 +182,14 @@ def test_colorize_file_handles_16_bit_grey_like_colorize(colorizer, tmp_path):
                             colorizer.predict_ab(infer.read_picture(tmp_path / "grey16.png").resized(
                                 colorizer.working_size(64, 80))))  # fmt: skip
     assert np.array_equal(np.asarray(Image.open(outcome.result).convert("RGB")), expected)
+
+
+def test_app_help_names_its_options_and_listens_on_localhost_by_default(capsys):
+    from colorlab.cli import cli_main
+
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["app", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert all(option in out for option in ("--model", "--ckpt_path", "--host", "--port", "--max_megapixels"))
+    assert "default 127.0.0.1" in out
