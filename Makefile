@@ -4,8 +4,11 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 # pytest workers: 2 cores here; override with `make test JOBS=8`
 JOBS    ?= 2
+# make app: where the page listens
+HOST    ?= 127.0.0.1
+PORT    ?= 7860
 
-.PHONY: help install demo test bench lint clean
+.PHONY: help install demo app test bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,6 +23,9 @@ $(STAMP): pyproject.toml
 
 demo: install  ## train on the built-in procedural scenes (~1 min on 2 CPU cores), write a grid and metrics
 	$(PY) -m colorlab demo
+
+app: install  ## the colorize web page on http://127.0.0.1:7860 (HOST=0.0.0.0 PORT=8080 to change; MODEL=NAME)
+	$(PY) -m colorlab app --host $(HOST) --port $(PORT) $(if $(MODEL),--model $(MODEL))
 
 test: install  ## run the test suite
 	$(PY) -m pytest -n $(JOBS) -q

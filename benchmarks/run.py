@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 from common import machine
 
 BENCHMARKS = ["color_conversion", "soft_encode", "loss_memory", "data_pipeline", "procedural_speed",
-              "training_step", "demo_speed"]
+              "training_step", "demo_speed", "zoo_speed"]
 RESULTS_JSON, RESULTS_MD = HERE / "results.json", HERE / "results.md"
 NO_GPU = "skipped: no GPU on this machine"
 
@@ -46,6 +46,11 @@ TARGETS = {
         "logits' size)"), "<= 1.5 x dense_target_mb", lambda v, r: v <= 1.5 * r["dense_target_mb"]),
     "dense_target_mb": ("a dense float32 (B, Q, H, W) target = the logits' size (MB, U-Net 256 px, batch 4)",
                         "reference", None),
+    "cli_help_seconds": ("`python -m colorlab --help`, wall clock, one core", "<= 2 s", lambda v, r: v <= 2),
+    "colorize_12mp_seconds": (("`colorize` of one 4000 x 3000 JPEG with the default zoo model, wall clock with "
+                               "start-up, one core"), "<= 5 s", lambda v, r: v <= 5),
+    "app_12mp_seconds": ("the app's answer to a 12-megapixel JPEG upload (upload to both result files), one core",
+                         "<= 6 s", lambda v, r: isinstance(v, float) and v <= 6),
 }
 
 

@@ -7,6 +7,9 @@
 - ``shards``: convert a dataset into LitData shards, for ``StreamingDataModule``.
 - ``colorize``: photos, folders, globs and videos at full resolution with a checkpoint (``colorlab.infer``).
 - ``export``: a checkpoint's network as ONNX or TorchScript with its contract (``colorlab.export``).
+- ``models``: the model zoo shipped in the package (``colorlab.zoo``); ``--model NAME`` in place of
+  ``--ckpt_path`` in colorize, evaluate, export, validate, test and predict.
+- ``app``: a local web page to colorize photos (``colorlab.app``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from colorlab import color, infer, ops
+from colorlab import color, infer, ops, zoo
 from colorlab.callbacks import SampleGrid, comparison_grid
 from colorlab.checkpoint import read as read_checkpoint
 from colorlab.data.base import ColorDataModule
@@ -231,7 +234,7 @@ def demo_main(args: list[str]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ evaluate
-EVALUATE_USAGE = """usage: python -m colorlab evaluate --ckpt_path A.ckpt [B.ckpt ...] --config X.yaml [--data.* ...] [--split val|test|predict]
+EVALUATE_USAGE = """usage: python -m colorlab evaluate --ckpt_path A.ckpt [B.ckpt ...] [--model NAME ...] --config X.yaml [--data.* ...] [--split val|test|predict]
                                 [--name NAME] [--config Y.yaml ... ] [--output DIR] [--max_batches N]
                                 [--baseline_batches N] [--min_chroma C] [--decoding D] [--temperature T]
                                 [--prior_shift S] [--device auto|cpu|cuda]
@@ -246,6 +249,7 @@ Tiny ImageNet and Places modules have only val; predict = every image the DataMo
 folder of photos for a model trained on another dataset) and --name (default <config stem>/<split>).
 
   --ckpt_path FILE [FILE ...]  checkpoints to evaluate (safe loading: weights only, trusted classes)
+  --model NAME [NAME ...]      zoo models to evaluate (python -m colorlab models)
   --output DIR                 where the tables go (default outputs/evaluate)
   --max_batches N              evaluate the first N batches of each split only
   --baseline_batches N         training batches the baselines are estimated from (default 100; 0 = all)
@@ -259,7 +263,7 @@ folder of photos for a model trained on another dataset) and --name (default <co
 
 def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
     """Split ``evaluate``'s arguments into its own options and one argument list per ``--config`` dataset."""
-    options: dict[str, Any] = {"ckpt_path": [], "output": "outputs/evaluate", "max_batches": None,
+    options: dict[str, Any] = {"ckpt_path": [], "model": [], "output": "outputs/evaluate", "max_batches": None,
                                "baseline_batches": 100, "device": "auto", "min_chroma": None,
                                "decoding": None, "temperature": None, "prior_shift": None}  # fmt: skip
     datasets: list[list[str]] = []
@@ -267,12 +271,12 @@ def _evaluate_args(args: list[str]) -> tuple[dict[str, Any], list[list[str]]]:
     while i < len(args):
         name, _, value = args[i].partition("=")
         key = name[2:] if name.startswith("--") else None
-        if key == "ckpt_path":
+        if key in ("ckpt_path", "model"):
             values = [value] if value else []
             while not value and i + 1 < len(args) and not args[i + 1].startswith("--"):
                 values.append(args[i + 1])
                 i += 1
-            options["ckpt_path"] += values
+            options[key] += values
         elif key in ("output", "max_batches", "baseline_batches", "device", "min_chroma", "decoding", "temperature",
                      "prior_shift"):
             if not value:
@@ -307,8 +311,8 @@ def evaluate_main(args: list[str]) -> dict[str, Any]:
         print(EVALUATE_USAGE)
         return {}
     options, groups = _evaluate_args(args)
-    if not options["ckpt_path"]:
-        raise ValueError("evaluate: give at least one checkpoint with --ckpt_path")
+    if not options["ckpt_path"] and not options["model"]:
+        raise ValueError("evaluate: give at least one checkpoint with --ckpt_path or zoo model with --model")
     if not groups:
         raise ValueError("evaluate: give at least one dataset with --config EXPERIMENT.yaml")
     datasets = []
@@ -322,8 +326,9 @@ def evaluate_main(args: list[str]) -> dict[str, Any]:
             raise ValueError(f"evaluate: two datasets are named {name!r}; tell them apart with --name")
         datasets.append((name, datamodule, cfg.split))
     device = options["device"] if options["device"] != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    checkpoints = [Path(p) for p in options["ckpt_path"]] + [zoo.checkpoint_file(n) for n in options["model"]]
     done = evaluate_datasets(
-        [Path(p) for p in options["ckpt_path"]], datasets, Path(options["output"]), torch.device(device),
+        checkpoints, datasets, Path(options["output"]), torch.device(device),
         options["max_batches"], options["baseline_batches"] or None, min_chroma=options["min_chroma"],
         decoding=options["decoding"], temperature=options["temperature"], prior_shift=options["prior_shift"],
     )
@@ -402,7 +407,8 @@ def colorize_main(args: list[str]) -> infer.Summary:
     parser = ArgumentParser(
         prog="colorlab colorize",
         description="Colorize photos (a file, a folder searched recursively, or a glob) and videos at full "
-        "resolution with a trained checkpoint. Exit status 1 if any input failed (the others are written).",
+        "resolution with a zoo model (default: the zoo's default) or a trained checkpoint. Exit status 1 if any input "
+        "failed (the others are written).",
     )
     parser.add_function_arguments(infer.colorize, skip={"size"})
     parser.add_argument("--size", type=int, nargs="+", default=None,
@@ -436,14 +442,26 @@ def export_main(args: list[str]) -> dict[str, Any]:
     return info
 
 
+def models_main(args: list[str]) -> dict[str, Any]:
+    return zoo.models_main(args)
+
+
+def app_main(args: list[str]) -> None:
+    from colorlab.app import app_main
+
+    app_main(args)
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], Any], str]] = {
     "priors": (priors_main, "compute class-rebalancing priors over an experiment's training split"),
     "demo": (demo_main, "train on the built-in procedural scenes, report beside three constant baselines"),
     "evaluate": (evaluate_main, "checkpoints x datasets table beside the three baselines (Markdown, CSV, JSON)"),
     "report": (report_main, "HTML + Markdown report comparing runs: table, curves, histograms, samples"),
     "shards": (shards_main, "convert a dataset into LitData shards for streaming"),
-    "colorize": (colorize_main, "colorize photos, folders and videos at full resolution with a checkpoint"),
+    "colorize": (colorize_main, "colorize photos, folders and videos at full resolution (zoo model or checkpoint)"),
     "export": (export_main, "export a checkpoint's network as ONNX or TorchScript, checked against PyTorch"),
+    "models": (models_main, "list the models shipped with colorlab (use one with --model NAME)"),
+    "app": (app_main, "a local web page: upload photos, colorize them, download the results"),
 }
 
 
@@ -461,4 +479,6 @@ def cli_main(args: list[str] | None = None) -> Any:
             print(f"  {name:<10}{text}")
         print("\n`python -m colorlab <command> --help` describes each command's options.")
         return None
+    if argv[0] in ("validate", "test", "predict") and (zoo_args := zoo.checkpoint_args(argv)) is not None:
+        args = argv = zoo_args  # --model NAME: the zoo model as a checkpoint
     return ColorlabCLI(None if args is None else argv)  # None: LightningCLI reads sys.argv itself

@@ -23,7 +23,7 @@ from torch import nn
 
 from colorlab import color
 from colorlab.data.procedural import ProceduralScenes
-from colorlab.infer import Picture, read_picture
+from colorlab.infer import Picture, load_model, read_picture
 from colorlab.module import LitColorizer, run_net
 from colorlab.objectives import Classification
 
@@ -92,31 +92,36 @@ def _run_onnx(path: Path, x_l: torch.Tensor) -> np.ndarray:
 
 
 def export(
-    ckpt_path: str,
+    ckpt_path: str | None = None,
     format: Literal["onnx", "torchscript"] = "onnx",
     output: str | None = None,
     size: list[int] | None = None,
     dynamic: bool = False,
     image: str | None = None,
+    model: str | None = None,
 ) -> dict[str, Any]:
     """Export a checkpoint's network (x_l -> ab) as ONNX or TorchScript, write its contract as
     ``<output>.json`` and check it against PyTorch on a test image.
 
     Args:
-        ckpt_path: the checkpoint.
+        ckpt_path: the checkpoint (or ``model``).
         format: onnx (checked with onnxruntime) or torchscript.
-        output: the file to write; default the checkpoint's path with .onnx / .pt.
+        output: the file to write; default the checkpoint's path (or ``./<model>``) with .onnx / .pt.
         size: [H, W] of a fixed-size export; default the training resolution.
         dynamic: any batch size and any H, W that are multiples of the net's ``multiple`` (then pad the input
             to that multiple yourself, e.g. by reflection, and crop the output).
         image: test image for the parity check; default a built-in procedural scene.
+        model: a zoo model's name (``python -m colorlab models``) instead of a checkpoint.
 
     Returns:
         the contract, with the measured ``max_abs_diff`` under ``verified``.
     """
     if format not in ("onnx", "torchscript"):
         raise ValueError(f"--format must be onnx or torchscript, got {format!r}")
-    model = LitColorizer.load_from_checkpoint(ckpt_path, map_location="cpu").eval()
+    if (ckpt_path is None) == (model is None):
+        raise ValueError(f"give --ckpt_path or --model (a zoo model), not {'both' if model else 'neither'}")
+    source = ckpt_path or model
+    model = load_model(ckpt_path, "cpu", model=model)
     # NCHW weights: channels_last strides would make the exporter specialise the batch size (dynamic exports)
     model.net.to(memory_format=torch.contiguous_format)
     if getattr(model.objective, "decoding", None) == "sample":
@@ -127,11 +132,11 @@ def export(
     if size is not None and (len(size) != 2 or min(size) < 1):
         raise ValueError(f"--size must be H W (two positive integers), got {size}")
     if size is None and not dynamic and model.train_resolution is None:
-        raise ValueError(f"{ckpt_path} records no training resolution: give --size H W")
+        raise ValueError(f"{source} records no training resolution: give --size H W")
     height, width = size or model.train_resolution or (4 * multiple, 4 * multiple)
     if dynamic:  # examples at a multiple of the net's multiple, so no padding branch is recorded
         height, width = (-(-max(height, width) // multiple) * multiple,) * 2
-    output_path = Path(output or Path(ckpt_path).with_suffix(".onnx" if format == "onnx" else ".pt"))
+    output_path = Path(output or Path(source).with_suffix(".onnx" if format == "onnx" else ".pt"))
     output_path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = ExportedColorizer(model).eval()
     x_l = _test_input(image, height, width)
@@ -153,7 +158,7 @@ def export(
                         "size": [height, width], "max_abs_diff": diff, "tolerance": TOLERANCE}
     if got.shape != expected.shape or not diff <= TOLERANCE:
         output_path.unlink(missing_ok=True)
-        raise ValueError(f"export of {ckpt_path} differs from PyTorch by {diff:.2e} > {TOLERANCE} (ab/128); not kept")
+        raise ValueError(f"export of {source} differs from PyTorch by {diff:.2e} > {TOLERANCE} (ab/128); not kept")
     Path(f"{output_path}.json").write_text(json.dumps(info, indent=2))
     info["output"] = str(output_path)
     return info

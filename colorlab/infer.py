@@ -1,6 +1,7 @@
 """Colorize real photos and videos at their full resolution: ``python -m colorlab colorize``.
 
-    python -m colorlab colorize --ckpt_path RUN.ckpt --input photos/ --output colorized/ --compare true
+    python -m colorlab colorize --input photos/ --output colorized/ --compare true   # the zoo's default model
+    python -m colorlab colorize --ckpt_path RUN.ckpt --input photos/                 # a checkpoint of yours
 
 The path every image (and video frame) takes:
 
@@ -47,19 +48,29 @@ Precision = Literal["auto", "32", "16", "bf16"]
 
 # ------------------------------------------------------------------------------ model
 def load_model(
-    ckpt_path: str | os.PathLike,
+    ckpt_path: str | os.PathLike | None = None,
     device: str = "auto",
     decoding: color.Decoding | None = None,
     temperature: float | None = None,
+    model: str | None = None,
 ) -> LitColorizer:
-    """A checkpoint's LitColorizer in eval mode on ``device`` ("auto": CUDA when there is one), loaded
-    safely (``colorlab.checkpoint``); ``decoding`` / ``temperature`` replace a classifier's saved ones."""
-    model = LitColorizer.load_from_checkpoint(ckpt_path, map_location="cpu")
+    """A checkpoint's LitColorizer, loaded safely (``colorlab.checkpoint``), or zoo model ``model``'s
+    (``colorlab.zoo``; neither: the zoo's default), in eval mode on ``device`` ("auto": CUDA when there is
+    one); ``decoding`` / ``temperature`` replace a classifier's saved ones."""
+    if ckpt_path is not None and model is not None:
+        raise ValueError(f"give --ckpt_path or --model, not both (got {ckpt_path} and {model})")
+    if ckpt_path is None:
+        from colorlab import zoo
+
+        model = zoo.default_name() if model is None else model
+        lit, source = zoo.load(model), f"zoo model {model}"
+    else:
+        lit, source = LitColorizer.load_from_checkpoint(ckpt_path, map_location="cpu"), str(ckpt_path)
     if decoding is not None or temperature is not None:
-        if not isinstance(model.objective, Classification):
-            raise ValueError(f"--decoding / --temperature apply to classifiers; {ckpt_path} is a regression model")
-        model.objective.set_decoding(decoding, temperature)
-    return model.to(_device(device)).eval()
+        if not isinstance(lit.objective, Classification):
+            raise ValueError(f"--decoding / --temperature apply to classifiers; {source} is a regression model")
+        lit.objective.set_decoding(decoding, temperature)
+    return lit.to(_device(device)).eval()
 
 
 def _device(device: str) -> torch.device:
@@ -238,7 +249,7 @@ def full_resolution_lab(picture: Picture, ab: torch.Tensor) -> Iterator[tuple[sl
         yield rows, color.denormalize(x_l, upsample_rows(ab_x, rows, height)), x_l
 
 
-def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
+def to_uint8(rgb: torch.Tensor) -> np.ndarray:
     """(1, 3, r, W) float RGB in [0, 1] -> (r, W, 3) uint8."""
     return (rgb[0].permute(1, 2, 0) * 255.0).round().clamp(0, 255).byte().cpu().numpy()
 
@@ -251,10 +262,10 @@ def render(picture: Picture, ab: torch.Tensor, compare: bool = False) -> np.ndar
     for rows, lab, x_l in full_resolution_lab(picture, ab):
         if compare:
             grey = color.denormalize(x_l, torch.zeros_like(lab[:, 1:]))
-            out[rows, :width] = _to_uint8(color.lab_to_rgb(grey))
-            out[rows, width + gap : 2 * width + gap] = _to_uint8(color.lab_to_rgb(lab))
+            out[rows, :width] = to_uint8(color.lab_to_rgb(grey))
+            out[rows, width + gap : 2 * width + gap] = to_uint8(color.lab_to_rgb(lab))
         else:
-            out[rows] = _to_uint8(color.lab_to_rgb(lab))
+            out[rows] = to_uint8(color.lab_to_rgb(lab))
     if compare:
         out[:, 2 * (width + gap) :] = picture.rgb8()
     return out
@@ -367,8 +378,9 @@ def colorize_images(
 
 
 def colorize(
-    ckpt_path: str,
     input: str,
+    ckpt_path: str | None = None,
+    model: str | None = None,
     output: str = "colorized",
     size: list[int] | None = None,
     compare: bool = False,
@@ -381,12 +393,13 @@ def colorize(
     overwrite: bool = False,
     temporal_smoothing: float = 0.0,
 ) -> Summary:
-    """Colorize photos and videos with a trained checkpoint, at their full resolution.
+    """Colorize photos and videos with a zoo model or a trained checkpoint, at their full resolution.
 
     Args:
-        ckpt_path: the checkpoint (``.ckpt``); nothing else is needed.
         input: an image, a video (.mp4 .mov .mkv .avi .webm), a folder (searched recursively for images)
             or a glob (quote it: "photos/*.jpg").
+        ckpt_path: a checkpoint (``.ckpt``); nothing else is needed.
+        model: a zoo model's name (``python -m colorlab models``); with neither, the zoo's default model.
         output: folder to write to; a folder input's sub-folders are mirrored.
         size: the model's input size: [S] = shorter side S px (aspect kept), [H, W] = exactly; default
             the checkpoint's training resolution's shorter side. The output is always at the input's size.
@@ -405,7 +418,7 @@ def colorize(
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}; got {format!r}")
     out_dir = Path(output)
     sources, base = find_inputs(input, exclude=out_dir)
-    colorizer = Colorizer(load_model(ckpt_path, device, decoding, temperature), size, precision, batch_size)
+    colorizer = Colorizer(load_model(ckpt_path, device, decoding, temperature, model), size, precision, batch_size)
     start = time.perf_counter()
     summary = Summary()
     images, image_outputs = [], []
@@ -480,7 +493,7 @@ class ColorizedWriter(BasePredictionWriter):
             target = folder / f"{index:06d}.png"
             if self.overwrite or not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(_to_uint8(rgb[None])).save(target)
+                Image.fromarray(to_uint8(rgb[None])).save(target)
                 self.summary.written.append(target)
             else:
                 self.summary.existing.append(target)

@@ -50,6 +50,10 @@ class LitColorizer(L.LightningModule):
             both groups alike. Nets without an ``encoder`` attribute accept only 1.0.
         freeze_encoder_epochs: keep the ``encoder`` frozen (no gradient, BatchNorm statistics fixed) for this
             many epochs, then train it at ``encoder_lr``.
+        init_weights: fine-tune: start from these network weights, with a fresh optimizer and schedule (not a
+            resume): a zoo model's name (``python -m colorlab models``), a ``.ckpt`` checkpoint or a
+            ``.safetensors`` file. They must fit the configured net exactly (the first mismatch is named). Loaded
+            when a Trainer sets the model up; a checkpoint it restores (``--ckpt_path``) takes precedence.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class LitColorizer(L.LightningModule):
         scheduler_interval: Literal["epoch", "step"] = "epoch",
         encoder_lr: float = 1.0,
         freeze_encoder_epochs: int = 0,
+        init_weights: str | None = None,
     ) -> None:
         super().__init__()
         # Built by LightningCLI (or ``from_config``), the hparams are the run's config with class_path
@@ -116,6 +121,16 @@ class LitColorizer(L.LightningModule):
             self.val_bin_metrics = classifier_metrics("val/")
             self.test_bin_metrics = classifier_metrics("test/")
         self.train_resolution: tuple[int, int] | None = None
+        self.init_weights = init_weights
+        self._init_weights_due = init_weights is not None  # until loaded, or a checkpoint's weights arrive
+
+    def setup(self, stage: str) -> None:
+        """Load ``init_weights`` into the net, once. Before a Trainer restores a checkpoint: its weights win."""
+        if self._init_weights_due:
+            from colorlab.zoo import load_net_weights
+
+            load_net_weights(self.net, self.init_weights)
+            self._init_weights_due = False
 
     def configure_model(self) -> None:
         """Called by the Trainer: the ``channels_last`` and ``compile`` switches."""
@@ -256,6 +271,7 @@ class LitColorizer(L.LightningModule):
                 f"{color.ab_bins().shape[0]}; its logits cannot be decoded here"
             )
         self.train_resolution = saved.get("train_resolution")
+        self._init_weights_due = False  # a checkpoint's weights are never replaced by init_weights
 
 
 def run_net(net: nn.Module, x_l: torch.Tensor, channels_last: bool = False) -> torch.Tensor:

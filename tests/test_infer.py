@@ -251,12 +251,12 @@ def test_bad_input_and_options_are_one_line_errors(tmp_path):
     model.train_resolution = (16, 16)
     ckpt = save_checkpoint(model, tmp_path / "unet.ckpt")
     with pytest.raises(FileNotFoundError, match="nothing_here"):
-        infer.colorize(str(ckpt), str(tmp_path / "nothing_here"))
+        infer.colorize(str(tmp_path / "nothing_here"), str(ckpt))
     Image.fromarray(photo("coffee", step=8)).save(tmp_path / "a.png")
     with pytest.raises(ValueError, match="regression"):
-        infer.colorize(str(ckpt), str(tmp_path / "a.png"), decoding="mean")
+        infer.colorize(str(tmp_path / "a.png"), str(ckpt), decoding="mean")
     with pytest.raises(ValueError, match="format"):
-        infer.colorize(str(ckpt), str(tmp_path / "a.png"), format="gif")
+        infer.colorize(str(tmp_path / "a.png"), str(ckpt), format="gif")
 
 
 # ------------------------------------------------------------------------------ predict
