@@ -101,7 +101,6 @@ class LitColorizer(L.LightningModule):
             raise ValueError(
                 f"encoder_lr and freeze_encoder_epochs must be >= 0, got {encoder_lr} and {freeze_encoder_epochs}"
             )
-        self.encoder = getattr(self.net, "encoder", None)
         if self.encoder is None and (encoder_lr != 1.0 or freeze_encoder_epochs):
             raise ValueError(
                 f"encoder_lr / freeze_encoder_epochs need a net with an `encoder` part; {type(self.net).__name__} has none"
@@ -131,6 +130,11 @@ class LitColorizer(L.LightningModule):
 
             load_net_weights(self.net, self.init_weights)
             self._init_weights_due = False
+
+    @property
+    def encoder(self) -> nn.Module | None:
+        """The network's ``encoder`` part, if it has one (a property: registered once, under ``net``)."""
+        return getattr(self.net, "encoder", None)
 
     def configure_model(self) -> None:
         """Called by the Trainer: the ``channels_last`` and ``compile`` switches."""

@@ -119,3 +119,9 @@ def test_encoder_frozen_for_the_first_epoch_then_trained(tmp_path):
     assert all(torch.equal(first[k], v) for k, v in start.items()), "weights or BatchNorm statistics moved in epoch 0"
     assert not torch.equal(second["conv_stem.weight"], start["conv_stem.weight"]), "epoch 1 trains the encoder"
     assert not torch.equal(second["bn1.running_mean"], start["bn1.running_mean"])
+
+
+def test_encoder_is_saved_once():
+    model = LitColorizer(partial(PretrainedUNet, **SMALL), encoder_lr=0.1)
+    keys = list(model.state_dict())
+    assert any(k.startswith("net.encoder.") for k in keys) and not any(k.startswith("encoder.") for k in keys)
