@@ -168,3 +168,24 @@ def _export_onnx(wrapper: nn.Module, x_l: torch.Tensor, path: Path, dynamic: boo
     program = torch.onnx.export(wrapper, (x_l,), input_names=["x_l"], output_names=["ab"], opset_version=OPSET,
                                 dynamic_shapes=dynamic_shapes, dynamo=True)
     program.save(os.fspath(path))
+
+
+def main(args: list[str]) -> dict[str, Any]:
+    """``python -m colorlab export --ckpt_path X.ckpt --output FILE [options]``."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(
+        prog="colorlab export",
+        description="Export a checkpoint's network (x_l -> ab) as ONNX or TorchScript, with its pre/post-processing "
+        "contract in <output>.json, checked against PyTorch on a test image.",
+    )
+    parser.add_function_arguments(export, skip={"size"})
+    parser.add_argument("--size", type=int, nargs=2, default=None, help="H W of a fixed-size export "
+                        "(default: the training resolution)")
+    options = {k: v for k, v in vars(parser.parse_args(args)).items() if k != "__path__"}
+    info = export(**options)
+    check = info["verified"]
+    print(f"{info['output']} ({info['format']}, input {info['input']['shape']}; {info['sizes']}): matches PyTorch "
+          f"within {check['max_abs_diff']:.1e} ab/128 (tolerance {check['tolerance']}) in {check['runtime']}; "
+          f"contract in {info['output']}.json")
+    return info

@@ -16,6 +16,7 @@ from torchmetrics import Metric, MetricCollection
 from torchmetrics.utilities import dim_zero_cat
 
 from colorlab import color
+from colorlab._private import tensor_version
 
 AUC_MAX_THRESHOLD = 150  # Zhang et al. 2016, sec. 3.1: thresholds 0..150 Lab units, step 1
 PA_THRESHOLD = 5.0  # Lab units; the SRM review leaves it "user-defined": half of colorlab's 10-unit bin grid
@@ -31,7 +32,7 @@ def _shared(fn, x: torch.Tensor) -> torch.Tensor:
     """``fn(x)``, reusing the result for the same unmodified tensor: one update of a collection converts
     lab_hat and lab to sRGB once for PSNR, SSIM and the three colourfulness metrics, not five times each."""
     recent = _recent.setdefault(fn.__name__, [])
-    version = -1 if x.is_inference() else x._version  # inference tensors (Trainer.validate) have no counter
+    version = tensor_version(x)
     for seen, seen_version, result in recent:
         if seen is x and seen_version == version:
             return result

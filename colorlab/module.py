@@ -15,11 +15,11 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable, instantiate_module
-from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters, _given_hyperparameters_context
 from torch import nn
 from torchmetrics import MeanMetric
 
 from colorlab import color
+from colorlab._private import given_hyperparameters, hyperparameters_given
 from colorlab.checkpoint import read as read_checkpoint
 from colorlab.metrics import classifier_metrics, colorization_metrics
 from colorlab.objectives import Classification, Objective, Regression
@@ -70,14 +70,14 @@ class LitColorizer(L.LightningModule):
         # alone. Built in Python, the same config is derived from the arguments; where it cannot be (a
         # lambda, an instance), saving a checkpoint is refused (see ``on_save_checkpoint``).
         self._not_saveable: str | None = None
-        if _given_hyperparameters.get() is not None:
+        if hyperparameters_given():
             self.save_hyperparameters()
         else:
             given = {"net": net, "objective": objective, "optimizer": optimizer, "scheduler": scheduler}
             config = {name: None if value is None else _class_config(value) for name, value in given.items()}
             self._not_saveable = next((f"{k}={given[k]!r}" for k, v in config.items() if v is None and given[k]), None)
             if self._not_saveable is None:
-                with _given_hyperparameters_context(hparams=config, instantiator=_INSTANTIATOR):
+                with given_hyperparameters(config, _INSTANTIATOR):
                     self.save_hyperparameters()
         self.objective = objective if objective is not None else Regression()
         if not isinstance(self.objective, Objective):
@@ -276,7 +276,7 @@ def run_net(net: nn.Module, x_l: torch.Tensor, channels_last: bool = False) -> t
 def from_config(config: dict[str, Any]) -> LitColorizer:
     """Build a LitColorizer from a dict shaped like an experiment YAML's ``model:`` section, exactly as
     LightningCLI does, so its checkpoints are self-contained too."""
-    with _given_hyperparameters_context(hparams=config, instantiator=_INSTANTIATOR):
+    with given_hyperparameters(config, _INSTANTIATOR):
         return instantiate_module(LitColorizer, config)
 
 

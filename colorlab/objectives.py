@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlab import color
+from colorlab.errors import MissingFileError
 
 
 def _resize(y: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
@@ -216,11 +217,27 @@ class SparseCrossEntropy(torch.autograd.Function):
         return grad_logits, None, None
 
 
+def write_priors(
+    path: str | Path, counts: torch.Tensor, images: int, sigma: float = color.SOFT_SIGMA, source: str = ""
+) -> Path:
+    """Write a priors file (what ``load_prior`` reads): the Gaussian-smoothed prior of hard-quantised bin
+    ``counts`` (Q,) over ``images`` training images (``color.smooth_prior``, ``sigma`` in Lab units), the counts,
+    the bin centres, and ``source`` (the experiment it was counted on)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {"prior": color.smooth_prior(counts, sigma), "counts": counts.cpu(), "ab_bins": color.ab_bins(),
+         "sigma": sigma, "images": images, "config": source},
+        path,
+    )  # fmt: skip
+    return path
+
+
 def load_prior(path: str | Path) -> torch.Tensor:
     """Read the smoothed prior (Q,) float64 from a priors file written by ``python -m colorlab priors``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"priors file not found: {path} (create it with `python -m colorlab priors`)")
+        raise MissingFileError(f"priors file not found: {path} (create it with `python -m colorlab priors`)")
     data = torch.load(path, map_location="cpu", weights_only=True)
     prior = data.get("prior") if isinstance(data, dict) else None
     if not isinstance(prior, torch.Tensor) or prior.ndim != 1:

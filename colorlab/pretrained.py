@@ -15,8 +15,8 @@ A timm model is built with ImageNet weights from, in this order:
 from __future__ import annotations
 
 import importlib
-import logging
 import importlib.util
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from typing import Any
 import timm
 import torch
 from torch import nn
+
+from colorlab._private import TIMM_BUILDER_LOGGER
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def create_model(
     # timm loads a given state dict as it would a download: features_only wrapping, in_chans and
     # num_classes adaptation, key matching; its note on the classifier's weights, which a features_only
     # net drops, is expected and silenced
-    builder_log = logging.getLogger("timm.models._builder")
+    builder_log = logging.getLogger(TIMM_BUILDER_LOGGER)
     level = builder_log.level
     builder_log.setLevel(logging.ERROR)
     try:

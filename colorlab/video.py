@@ -25,6 +25,7 @@ import torch
 from colorlab import color
 from colorlab.infer import Colorizer, Picture, render
 
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 CODECS = {".webm": "libvpx-vp9", ".avi": "mpeg4"}  # others (.mp4 .mov .mkv): H.264
 
 

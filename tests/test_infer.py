@@ -16,6 +16,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from torch import nn
 
 from colorlab import checkpoint, color, infer
+from colorlab.colorize import colorize
 from colorlab.cli import cli_main
 from colorlab.models import UNet
 from colorlab.module import LitColorizer
@@ -251,12 +252,12 @@ def test_bad_input_and_options_are_one_line_errors(tmp_path):
     model.train_resolution = (16, 16)
     ckpt = save_checkpoint(model, tmp_path / "unet.ckpt")
     with pytest.raises(FileNotFoundError, match="nothing_here"):
-        infer.colorize(str(ckpt), str(tmp_path / "nothing_here"))
+        colorize(str(ckpt), str(tmp_path / "nothing_here"))
     Image.fromarray(photo("coffee", step=8)).save(tmp_path / "a.png")
     with pytest.raises(ValueError, match="regression"):
-        infer.colorize(str(ckpt), str(tmp_path / "a.png"), decoding="mean")
+        colorize(str(ckpt), str(tmp_path / "a.png"), decoding="mean")
     with pytest.raises(ValueError, match="format"):
-        infer.colorize(str(ckpt), str(tmp_path / "a.png"), format="gif")
+        colorize(str(ckpt), str(tmp_path / "a.png"), format="gif")
 
 
 # ------------------------------------------------------------------------------ predict

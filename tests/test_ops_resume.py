@@ -16,7 +16,8 @@ import torch
 
 from colorlab.cli import cli_main
 from colorlab.objectives import Classification
-from colorlab.ops import AtomicCheckpointIO, NonFiniteLossError
+from colorlab.errors import NonFiniteLossError
+from colorlab.ops import AtomicCheckpointIO
 
 ROOT = Path(__file__).resolve().parents[1]
 # 6 batches per epoch, 3 epochs; a checkpoint after every step; deterministic CPU settings

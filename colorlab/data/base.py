@@ -22,6 +22,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from colorlab._private import BatchIndexLoader
+
 
 def default_workers() -> int:
     """Loader workers: all cores but one, at most 8."""
@@ -80,7 +82,7 @@ class _SkipBatches:
         return len(self.loader.batch_sampler)  # type: ignore[arg-type]
 
 
-class ResumableLoader(DataLoader):
+class ResumableLoader(BatchIndexLoader):
     """A DataLoader Lightning can checkpoint mid-epoch: Lightning saves ``state_dict()`` (batches served this
     epoch) with each checkpoint and, resuming mid-epoch, calls ``load_state_dict``; the next pass then skips
     those batches in the (epoch-seeded) order without loading them, so ``fit --ckpt_path last`` continues
@@ -89,9 +91,8 @@ class ResumableLoader(DataLoader):
     _skip = 0
     _served = 0
 
-    @property
-    def _index_sampler(self) -> Any:
-        return _SkipBatches(self) if self._auto_collation else self.sampler
+    def index_batches(self) -> _SkipBatches:
+        return _SkipBatches(self)
 
     def __iter__(self) -> Iterator[Any]:
         self._served = self._skip
