@@ -29,7 +29,7 @@ from torchvision.utils import make_grid
 
 from colorlab import color
 from colorlab._private import save_last_checkpoint
-from colorlab.errors import NonFiniteLossError
+from colorlab.errors import ColorlabError, NonFiniteLossError
 from colorlab.evaluate import ab_statistics, baseline_constants, constant_predictor
 from colorlab.infer import Colorizer, Summary, colorize_images, output_path, to_uint8
 from colorlab.metrics import colorization_metrics
@@ -115,7 +115,7 @@ def activation_grid(maps: torch.Tensor, max_channels: int = 64) -> Image.Image:
         max_channels: draw the first ``max_channels`` channels only.
     """
     if maps.ndim != 3:
-        raise ValueError(f"maps must have shape (C, h, w), got {tuple(maps.shape)}")
+        raise ColorlabError(f"maps must have shape (C, h, w), got {tuple(maps.shape)}")
     maps = maps[:max_channels].detach().float().cpu()
     low = maps.amin(dim=(1, 2), keepdim=True)
     span = maps.amax(dim=(1, 2), keepdim=True) - low
@@ -139,7 +139,7 @@ class ActivationMaps(L.Callback):
 
     def __init__(self, layers: list[str], index: int = 0, max_channels: int = 64) -> None:
         if not layers:
-            raise ValueError("layers must name at least one module of the network")
+            raise ColorlabError("layers must name at least one module of the network")
         self.layers, self.index, self.max_channels = list(layers), index, max_channels
         self.saved: dict[str, Path] = {}
 
@@ -148,7 +148,7 @@ class ActivationMaps(L.Callback):
         unknown = [layer for layer in self.layers if layer not in names]
         if unknown:
             valid = ", ".join(n for n in names if n)
-            raise ValueError(f"ActivationMaps: no module named {unknown} in {type(pl_module.net).__name__}; "
+            raise ColorlabError(f"ActivationMaps: no module named {unknown} in {type(pl_module.net).__name__}; "
                              f"valid names: {valid}")  # fmt: skip
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -170,7 +170,7 @@ class ActivationMaps(L.Callback):
         for name in self.layers:
             out = captured[name]
             if not isinstance(out, torch.Tensor) or out.ndim != 4:
-                raise ValueError(f"ActivationMaps: {name} returned {type(out).__name__}, not a (B, C, h, w) tensor")
+                raise ColorlabError(f"ActivationMaps: {name} returned {type(out).__name__}, not a (B, C, h, w) tensor")
             (folder / name).mkdir(parents=True, exist_ok=True)
             self.saved[name] = folder / name / f"epoch={trainer.current_epoch}.png"
             activation_grid(out[0], self.max_channels).save(self.saved[name])

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from colorlab import color
+from colorlab.errors import ColorlabError
 from colorlab.infer import (
     FORMATS,
     Colorizer,
@@ -61,7 +62,7 @@ def colorize(
             in [0, 1); 0 = frame by frame. Against flicker on steady shots; smears colour across cuts.
     """
     if format is not None and format.lower() not in FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(FORMATS)}; got {format!r}")
+        raise ColorlabError(f"--format must be one of {', '.join(FORMATS)}; got {format!r}")
     out_dir = Path(output)
     sources, base = find_inputs(input, exclude=out_dir)
     colorizer = Colorizer(load_model(ckpt_path, device, decoding, temperature), size, precision, batch_size)

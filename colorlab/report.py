@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from colorlab import checkpoint as checkpoint_io
 from colorlab import color
 from colorlab.arguments import datamodule_from, experiment_data_parser, option
-from colorlab.errors import MissingFileError
+from colorlab.errors import ColorlabError, MissingFileError
 from colorlab.evaluate import (
     BASELINES,
     CLASSIFIER_HEADLINE,
@@ -65,7 +65,7 @@ def find_run(path: Path, checkpoint: str = "best") -> dict[str, Path]:
             raise MissingFileError(f"{path} holds no metrics.csv and no lightning_logs/version_*: not a run folder")
         path = versions[-1]
     if checkpoint not in ("best", "last"):
-        raise ValueError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+        raise ColorlabError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
     best = sorted((path / "checkpoints").glob("best-*.ckpt")) if checkpoint == "best" else []
     ckpt = best[-1] if best else path / "checkpoints" / "last.ckpt"
     for needed in (path / "config.yaml", path / "metrics.csv", ckpt):
@@ -290,7 +290,7 @@ def write_report(
     """
     quoted = json.loads(Path(reference).read_text()) if reference is not None else []
     if not isinstance(quoted, list) or not all(isinstance(r, dict) and "name" in r for r in quoted):
-        raise ValueError(f"--reference {reference}: expected a JSON list of rows, each with a name")
+        raise ColorlabError(f"--reference {reference}: expected a JSON list of rows, each with a name")
     found = [find_run(Path(r), checkpoint) for r in runs]
     names = checkpoint_names([f["dir"] for f in found])
     output = Path(output)

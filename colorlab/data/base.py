@@ -23,6 +23,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from colorlab._private import BatchIndexLoader
+from colorlab.errors import ColorlabError
 
 
 def default_workers() -> int:
@@ -121,7 +122,7 @@ class ColorDataModule(L.LightningDataModule):
     def __init__(self, batch_size: int = 32, num_workers: int | None = None, seed: int = 0) -> None:
         super().__init__()
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ColorlabError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self.num_workers = default_workers() if num_workers is None else num_workers
         self.seed = seed

@@ -19,6 +19,7 @@ from colorlab.data.datasets import FileListDataset, ImageDataset
 from colorlab.data.layout import LayoutError
 from colorlab.data.samplers import EpochSampler
 from colorlab.data.transforms import Crop, Transform
+from colorlab.errors import ColorlabError
 
 
 class ImageDataModule(ColorDataModule):
@@ -79,7 +80,7 @@ class ImageFilesDataModule(ImageDataModule):
     def __init__(self, root: str, strict: bool = False, min_chroma: float | None = None, **kwargs) -> None:
         super().__init__(root, **kwargs)
         if min_chroma is not None and not 0 <= min_chroma <= 255:
-            raise ValueError(f"min_chroma must be in [0, 255] (8-bit RGB spread), got {min_chroma}")
+            raise ColorlabError(f"min_chroma must be in [0, 255] (8-bit RGB spread), got {min_chroma}")
         self.strict = strict
         self.min_chroma = min_chroma
 
