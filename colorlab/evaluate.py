@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import inspect
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -237,6 +238,16 @@ def write_tables(
 
 
 # ------------------------------------------------------------------------------ checkpoints x datasets
+def shown_path(path: Path, output: Path, name: str) -> str:
+    """How written tables and pages name a file: relative to the ``output`` folder they are written to (so the
+    folder can be moved with the runs beside it, and no machine's absolute path is committed), or ``name``
+    where the two share nothing but the file system's root."""
+    path, output = Path(path).resolve(), Path(output).resolve()
+    if Path(os.path.commonpath([path, output])) == Path(path.anchor):
+        return name
+    return Path(os.path.relpath(path, output)).as_posix()
+
+
 def checkpoint_names(paths: list[Path]) -> list[str]:
     """Short distinct names for checkpoint files: the file stem, with as many parent folders as it takes to
     tell them apart (``version_0/best-epoch=2``); ``checkpoints`` and ``lightning_logs`` folders are left out."""
@@ -295,7 +306,8 @@ def evaluate_datasets(
             model.objective.set_decoding(decoding, temperature)
             decodings[name] = {"decoding": model.objective.decoding, "temperature": model.objective.temperature}
     results: dict[str, Any] = {}
-    meta: dict[str, Any] = {"checkpoints": {n: str(p) for n, p in zip(models, checkpoints)}, "decoding": decodings,
+    meta: dict[str, Any] = {"checkpoints": {n: shown_path(p, output, n) for n, p in zip(models, checkpoints)},
+                            "decoding": decodings,
                             "datasets": {}}  # fmt: skip
     for name, datamodule, split in datasets:
         if split not in ("val", "test", "predict"):

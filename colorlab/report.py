@@ -38,6 +38,7 @@ from colorlab.evaluate import (
     evaluate_datasets,
     lab_batches,
     markdown_table,
+    shown_path,
 )
 from colorlab.metrics import AUC_MAX_THRESHOLD, METRIC_LABELS
 from colorlab.ops import pick_device
@@ -313,7 +314,8 @@ def write_report(
     figures["samples"] = plot_samples(done["models"], loader, samples, device, output / "samples.png", min_chroma)
     note = done["meta"]["datasets"][dataset]["note"]
     header, rows = _table_rows(results, training)
-    run_lines = [f"- `{n}`: `{f['dir']}` (checkpoint `{f['checkpoint'].name}`)" for n, f in zip(names, found)]
+    shown = [shown_path(f["dir"], output, n) for n, f in zip(names, found)]  # relative: no absolute paths
+    run_lines = [f"- `{n}`: `{where}` (checkpoint `{f['checkpoint'].name}`)" for n, where, f in zip(names, shown, found)]
 
     md = [f"# colorlab report\n\nEvaluated on **{dataset}**: {note}\n", *run_lines, "",
           markdown_table(header, rows), "", *([_reference_table(quoted), ""] if quoted else []),
@@ -327,9 +329,9 @@ def write_report(
     table = "<table><tr>" + cells(header, "th") + "</tr>" + "".join(
         f'<tr{" class=baseline" if row[0] in BASELINES else ""}>{cells(row, "td")}</tr>' for row in rows) + "</table>"
     body = [f"<h1>colorlab report</h1><p>Evaluated on <b>{html.escape(dataset)}</b>: {html.escape(note)}</p>",
-            "<ul>" + "".join(f"<li><code>{html.escape(n)}</code>: <code>{html.escape(str(f['dir']))}</code> "
+            "<ul>" + "".join(f"<li><code>{html.escape(n)}</code>: <code>{html.escape(where)}</code> "
                              f"(checkpoint <code>{html.escape(f['checkpoint'].name)}</code>)</li>"
-                             for n, f in zip(names, found)) + "</ul>",
+                             for n, where, f in zip(names, shown, found)) + "</ul>",
             table]
     if quoted:
         keys = [k for k in ("ab_l1", "ab_l2", "top1") if any(k in r for r in quoted)]

@@ -14,6 +14,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from colorlab import color
 from colorlab.cli import cli_main
+from colorlab.errors import ColorlabError
 from colorlab.data.decoding import batch_chroma_spread, chroma_spread
 from colorlab.evaluate import ab_statistics, baseline_constants, evaluate, lab_batches
 
@@ -184,7 +185,23 @@ def test_evaluate_command_writes_tables_equal_to_the_logged_metrics(tiny_runs, t
         (["stray", "--config", "experiments/demo.yaml"], "stray"),
     ],
 )
-def test_evaluate_mistakes_name_what_was_received(args, message, monkeypatch):
+def test_evaluate_mistakes_name_what_was_received(args, message, monkeypatch, capsys):
+    """A user error (ColorlabError, which ``python -m colorlab`` prints as one line), or the parser's own
+    message and exit status 2 for a value of the wrong type."""
     monkeypatch.chdir(ROOT)
-    with pytest.raises((ValueError, FileNotFoundError), match=message):
+    try:
         cli_main(["evaluate", *args])
+    except ColorlabError as err:
+        assert message in str(err)
+    except SystemExit as exit_:
+        assert exit_.code == 2 and message in capsys.readouterr().err
+    else:
+        pytest.fail("no error")
+
+
+def test_written_paths_are_relative_to_the_output_or_the_name(tmp_path):
+    from colorlab.evaluate import shown_path
+
+    ckpt = tmp_path / "runs/a/checkpoints/last.ckpt"
+    assert shown_path(ckpt, tmp_path / "report", "a/last") == "../runs/a/checkpoints/last.ckpt"
+    assert shown_path(Path("/elsewhere/last.ckpt"), tmp_path / "report", "a/last") == "a/last"  # only / shared
