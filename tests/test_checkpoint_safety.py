@@ -121,6 +121,18 @@ def test_trusted_means_inside_a_whole_module_name():
         checkpoint.check_class_paths({"objective": {"init_args": {"inner": [{"class_path": "builtins.eval"}]}}}, "x")
 
 
+def test_no_standard_library_module_is_trusted(monkeypatch):
+    """subprocess, os, sys, builtins, shutil, pickle ...: none may enter the allowlist (each could run code
+    from a checkpoint's class names); nor any other top-level module than the three colorlab trusts."""
+    monkeypatch.delenv(checkpoint.TRUST_ENV, raising=False)
+    trusted = [name for name in sorted(sys.stdlib_module_names) if checkpoint.is_trusted(f"{name}.anything")]
+    assert not trusted, f"trusted standard-library modules: {trusted}"
+    assert {m.split(".")[0] for m in checkpoint.trusted_modules()} == {"colorlab", "torch", "timm"}
+    for name in ("subprocess.Popen", "subprocess.run", "os.system", "builtins.exec", "importlib.import_module"):
+        with pytest.raises(ValueError, match=name):
+            checkpoint.check_class_paths({"net": {"class_path": name}}, "x.ckpt")
+
+
 def test_a_model_built_in_python_saves_a_checkpoint_that_loads(tmp_path):
     model = LitColorizer(
         functools.partial(UNet, width=4, depth=1),

@@ -16,8 +16,8 @@ from skimage.metrics import peak_signal_noise_ratio
 from torch import nn
 
 from colorlab import checkpoint, color, infer
-from colorlab.colorize import colorize
 from colorlab.cli import cli_main
+from colorlab.colorize import colorize
 from colorlab.models import UNet
 from colorlab.module import LitColorizer
 from colorlab.objectives import Classification, Regression

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from colorlab.cli import cli_main
-from colorlab.objectives import Classification
 from colorlab.errors import NonFiniteLossError
+from colorlab.objectives import Classification
 from colorlab.ops import AtomicCheckpointIO
 
 ROOT = Path(__file__).resolve().parents[1]
