@@ -174,7 +174,7 @@ class LitColorizer(L.LightningModule):
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         """Items read from files come back as {"path": [str]}: their batch holds a square crop, so
-        ``colorlab.infer.ColorizedWriter`` colorizes each file itself, at its full resolution. Other items
+        ``colorlab.callbacks.ColorizedWriter`` colorizes each file itself, at its full resolution. Other items
         come back as {"rgb": (B, 3, H, W) float RGB in [0, 1] at the batch's resolution (+ "index")}."""
         if "path" in batch:
             return {"path": list(batch["path"])}

@@ -11,6 +11,7 @@ import yaml
 
 from colorlab import color
 from colorlab.cli import COMMANDS, cli_main
+from colorlab.errors import ColorlabError
 from colorlab.module import LitColorizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,6 +134,36 @@ HELP_FLAGS = {
     "colorize": ["--ckpt_path", "--input", "--temporal_smoothing", "--size"],
     "export": ["--ckpt_path", "--format", "--dynamic"],
 }
+
+
+@pytest.mark.parametrize(
+    "raised, code, one_line",
+    [("colorlab.errors.ColorlabError('--input: no such file')", 2, True),
+     ("colorlab.errors.MissingFileError('checkpoint not found: x.ckpt')", 2, True),
+     ("jsonargparse.ArgumentError(None, 'bad --size')", 2, True),
+     ("TypeError('an internal mistake')", 1, False),
+     ("KeyError('an internal mistake')", 1, False)],
+)  # fmt: skip
+def test_only_user_errors_become_one_line(raised, code, one_line):
+    """``python -m colorlab`` prints colorlab's user errors and jsonargparse's as one line; a bug keeps its
+    traceback."""
+    script = ("import colorlab.errors, jsonargparse, colorlab.__main__ as entry\n"
+              f"def fail(): raise {raised}\n"
+              "entry.cli_main = fail\nentry.main()\n")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=ROOT)
+    assert result.returncode == code
+    assert ("Traceback" not in result.stderr) == one_line
+    if one_line:
+        assert result.stderr.startswith("colorlab: error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_experiments_folder_is_named(monkeypatch, tmp_path):
+    """An installed package has no experiments/: commands that default to one say so and what to pass."""
+    from colorlab import arguments
+
+    monkeypatch.setattr(arguments, "EXPERIMENTS", tmp_path / "experiments")
+    with pytest.raises(ColorlabError, match="--config"):
+        cli_main(["demo"])
 
 
 def test_help_lists_every_command(capsys):
