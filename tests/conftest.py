@@ -1,5 +1,13 @@
-"""Shared fixtures. One torch thread per test process: `make test` runs one pytest worker per core, and two
-threads per worker on 2 cores made the suite 3x slower through oversubscription."""
+"""Shared fixtures.
+
+Layout: ``test_<module>.py`` tests one module of the package (``test_data_<family>.py`` one DataModule,
+``test_checkpoint_safety.py`` ``checkpoint.py``, ``test_activation_maps.py`` / ``test_test_baselines.py`` two
+callbacks); the end-to-end runs of the commands are ``test_cli.py``, ``test_fit_everything.py``,
+``test_smoke_real.py`` and ``test_ops_<concern>.py`` (resume, DDP, precision, validation, W&B, console).
+Tests that take more than seconds carry the ``slow`` marker.
+
+One torch thread per test process: `make test` runs one pytest worker per core, and two threads per worker on
+2 cores made the suite 3x slower through oversubscription."""
 
 from pathlib import Path
 
