@@ -270,6 +270,7 @@ def evaluate_datasets(
     min_chroma: float | None = None,
     decoding: color.Decoding | None = None,
     temperature: float | None = None,
+    prior_shift: float | None = None,
 ) -> dict[str, Any]:
     """The ``evaluate`` command: every checkpoint and the three baselines on every dataset.
 
@@ -286,7 +287,7 @@ def evaluate_datasets(
         names: the checkpoints' row names; default ``checkpoint_names``.
         min_chroma: leave near-grayscale images out of the evaluated split and the baselines' statistics
             (``lab_batches``); their count is in the meta and the table's note.
-        decoding, temperature: replace the classifiers' saved decoding (``Classification.set_decoding``);
+        decoding, temperature, prior_shift: replace the classifiers' saved decoding (``Classification.set_decoding``);
             regression checkpoints are unaffected. Recorded in the meta.
 
     Returns:
@@ -303,8 +304,9 @@ def evaluate_datasets(
     decodings = {}
     for name, model in models.items():
         if isinstance(model.objective, Classification):
-            model.objective.set_decoding(decoding, temperature)
-            decodings[name] = {"decoding": model.objective.decoding, "temperature": model.objective.temperature}
+            model.objective.set_decoding(decoding, temperature, prior_shift)
+            decodings[name] = {"decoding": model.objective.decoding, "temperature": model.objective.temperature,
+                               "prior_shift": model.objective.prior_shift}  # fmt: skip
     results: dict[str, Any] = {}
     meta: dict[str, Any] = {"checkpoints": {n: shown_path(p, output, n) for n, p in zip(models, checkpoints)},
                             "decoding": decodings,
@@ -348,6 +350,7 @@ def evaluate_checkpoints(
     min_chroma: float | None = None,
     decoding: color.Decoding | None = None,
     temperature: float | None = None,
+    prior_shift: float | None = None,
     device: str = "auto",
 ) -> dict[str, Any]:
     """Evaluate checkpoints on one or more datasets, each beside the three constant baselines (grey, training
@@ -365,6 +368,7 @@ def evaluate_checkpoints(
             the evaluated splits and the baselines' statistics; the count is reported.
         decoding: classifiers only: mode, mean, annealed_mean or sample, in place of each checkpoint's saved one.
         temperature: classifiers only: the annealed-mean temperature, in place of each checkpoint's saved one.
+        prior_shift: classifiers trained with priors: decode logits - S * log(prior) (0: as trained).
         device: auto (CUDA if available), cpu, cuda, cuda:N.
     """
     where = pick_device(device)
@@ -374,7 +378,7 @@ def evaluate_checkpoints(
         raise ColorlabError("evaluate: give at least one dataset with --config EXPERIMENT.yaml")
     return evaluate_datasets([Path(p) for p in ckpt_path], datasets, Path(output), where, max_batches,
                              baseline_batches or None, min_chroma=min_chroma, decoding=decoding,
-                             temperature=temperature)  # fmt: skip
+                             temperature=temperature, prior_shift=prior_shift)  # fmt: skip
 
 
 def evaluation_dataset(datamodule: Any, config: str, split: Literal["val", "test", "predict"] = "test",

@@ -100,6 +100,11 @@ class Classification(Objective):
         lam: rebalancing mix with the uniform distribution (1 = no rebalancing effect).
         decoding: how predictions become ab: "mode", "mean", "annealed_mean" or "sample".
         temperature: annealed-mean temperature T.
+        prior_shift: rebalancing at decoding time: the logits are decoded as ``logits - prior_shift * log(prior)``
+            (logit adjustment, Menon et al. 2021), so 1 divides the predicted distribution by the training prior
+            and 0 decodes it as it is. Needs ``priors``; with ``lam: 1.0`` they change the decoding only, not
+            the loss. Raises the colourfulness of a model trained without rebalancing, at no cost to its
+            training; the bin accuracy (``top1``) is that of the raw logits.
     """
 
     kind = "classification"
@@ -113,13 +118,14 @@ class Classification(Objective):
         lam: float = color.REBALANCE_LAMBDA,
         decoding: color.Decoding = "annealed_mean",
         temperature: float = color.ANNEAL_T,
+        prior_shift: float = 0.0,
     ) -> None:
         super().__init__(
-            loss=loss, k=k, sigma=sigma, priors=priors, lam=lam, decoding=decoding, temperature=temperature
+            loss=loss, k=k, sigma=sigma, priors=priors, lam=lam, decoding=decoding, temperature=temperature,
+            prior_shift=prior_shift,
         )
         if loss not in ("cross_entropy", "kl"):
             raise ColorlabError(f"loss must be 'cross_entropy' or 'kl', got {loss!r}")
-        self.set_decoding(decoding, temperature)
         self.channels = color.ab_bins().shape[0]
         # Checked here, not at the first step: a one-pixel soft-encoding applies color.soft_encode's own
         # limits on k and sigma, and annealed-mean decoding needs T > 0.
@@ -139,19 +145,28 @@ class Classification(Objective):
                 raise ColorlabError(f"priors must hold Q={self.channels} values, got shape {tuple(prior.shape)}")
             self.prior_values = prior.tolist()
             weights = color.rebalance_weights(prior, lam)
-        # A buffer, so checkpoints carry the weights and inference never needs the priors file.
+        # Buffers, so checkpoints carry them and inference never needs the priors file.
         self.register_buffer("class_weights", weights)
+        log_prior = torch.zeros(self.channels) if priors is None else prior.clamp_min(1e-12).log().float()
+        self.register_buffer("log_prior", log_prior, persistent=False)  # rebuilt from the saved prior values
+        self.prior_shift = 0.0
+        self.set_decoding(decoding, temperature, prior_shift)
 
-    def set_decoding(self, decoding: color.Decoding | None = None, temperature: float | None = None) -> None:
+    def set_decoding(
+        self, decoding: color.Decoding | None = None, temperature: float | None = None, prior_shift: float | None = None
+    ) -> None:
         """Check and set how predictions become ab (None keeps the current one), e.g. to colorize or evaluate a
         trained classifier with another decoding than it was saved with."""
         decoding = self.decoding if decoding is None else decoding
         temperature = self.temperature if temperature is None else temperature
+        prior_shift = self.prior_shift if prior_shift is None else prior_shift
+        if prior_shift and self.prior_values is None:
+            raise ColorlabError(f"Classification: prior_shift={prior_shift} needs the training priors (priors: FILE)")
         if decoding not in ("mode", "mean", "annealed_mean", "sample"):
             raise ColorlabError(f"decoding must be mode, mean, annealed_mean or sample; got {decoding!r}")
         if decoding == "annealed_mean" and not temperature > 0:
             raise ColorlabError(f"Classification: temperature must be > 0 for annealed_mean decoding, got {temperature}")
-        self.decoding, self.temperature = decoding, temperature
+        self.decoding, self.temperature, self.prior_shift = decoding, temperature, float(prior_shift)
 
     def loss(self, out: torch.Tensor, y_ab: torch.Tensor) -> torch.Tensor:
         ab = _resize(y_ab, out.shape[-2:]) * color.AB_SCALE  # (B, 2, h, w), Lab units
@@ -165,6 +180,8 @@ class Classification(Objective):
         return per_pixel.mean()
 
     def decode(self, out: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+        if self.prior_shift:
+            out = out.float() - self.prior_shift * self.log_prior[:, None, None]  # (B, Q, h, w)
         ab = color.decode(out, self.decoding, self.temperature)
         return _upsample(ab / color.AB_SCALE, size)
 

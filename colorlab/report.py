@@ -280,8 +280,13 @@ def write_report(
     checkpoint: str = "best",
     min_chroma: float | None = None,
     reference: Path | None = None,
+    decoding: color.Decoding | None = None,
+    temperature: float | None = None,
+    prior_shift: float | None = None,
 ) -> dict[str, Path]:
     """Build the report for ``runs`` (run folders, see ``find_run``) evaluated on ``datamodule``'s ``split``.
+
+    ``decoding``, ``temperature``, ``prior_shift``: replace the classifiers' saved decoding, as in ``evaluate``.
 
     ``reference``: a JSON list of quoted rows (e.g. a paper's table: ``name``, ``objective: "published"``,
     ``ab_l1``, ``ab_l2``, ``top1`` in ab/128 units, ``source``), shown in their own table and added to rows.json.
@@ -296,7 +301,8 @@ def write_report(
     names = checkpoint_names([f["dir"] for f in found])
     output = Path(output)
     done = evaluate_datasets([f["checkpoint"] for f in found], [(dataset, datamodule, split)], output, device,
-                             max_batches, baseline_batches, names=names, min_chroma=min_chroma)  # fmt: skip
+                             max_batches, baseline_batches, names=names, min_chroma=min_chroma,
+                             decoding=decoding, temperature=temperature, prior_shift=prior_shift)  # fmt: skip
     results = done["results"][dataset]
     paths = {f"results_{k}": v for k, v in done["paths"].items()}
     train_set = getattr(datamodule, "train_set", None)
@@ -361,6 +367,9 @@ def report(
     baseline_batches: int | None = 100,
     min_chroma: float | None = None,
     reference: str | None = None,
+    decoding: color.Decoding | None = None,
+    temperature: float | None = None,
+    prior_shift: float | None = None,
     device: str = "auto",
 ) -> dict[str, Path]:
     """A self-contained HTML page (index.html) and report.md comparing training runs (each a run folder
@@ -381,12 +390,15 @@ def report(
         min_chroma: leave out near-grayscale images (8-bit chroma spread below this, e.g. 1).
         reference: JSON list of quoted rows (name, objective, ab_l1, ab_l2, top1, source) to show beside the
             measured ones, e.g. docs/stanford_table1.json.
+        decoding: classifiers: decoding in place of each checkpoint's saved one.
+        temperature: classifiers: annealed-mean temperature in place of the saved one.
+        prior_shift: classifiers trained with priors: decode logits - S * log(prior).
         device: auto (CUDA if available), cpu, cuda, cuda:N.
     """
     where = pick_device(device)
     return write_report([Path(r) for r in runs], datamodule, f"{type(datamodule).__name__}/{split}", split,
                         Path(output), where, max_batches, baseline_batches, samples, checkpoint, min_chroma,
-                        reference)  # fmt: skip
+                        reference, decoding, temperature, prior_shift)  # fmt: skip
 
 
 def main(args: list[str]) -> dict[str, Path]:

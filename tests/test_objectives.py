@@ -99,3 +99,26 @@ def test_decode_returns_full_resolution_ab(batch):
 def test_bad_classification_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Classification(**kwargs)
+
+
+def test_prior_shift_decodes_logit_adjusted_probabilities_numpy_reference():
+    """Annealed mean of softmax((z - s log p) / T), worked in numpy on one pixel; the loss is unchanged."""
+    torch.manual_seed(0)
+    prior = torch.rand(Q, dtype=torch.float64) + 0.01
+    prior /= prior.sum()
+    logits = torch.randn(1, Q, 1, 1) * 3
+    shift, temperature = 0.4, 0.5
+    objective = Classification(priors=prior.tolist(), lam=1.0, prior_shift=shift, temperature=temperature)
+    z = (logits[0, :, 0, 0].double().numpy() - shift * np.log(prior.numpy())) / temperature
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    expected = p @ color.ab_bins().double().numpy() / color.AB_SCALE  # (2,) ab/128
+    np.testing.assert_allclose(objective.decode(logits, (1, 1))[0, :, 0, 0].numpy(), expected, atol=1e-5)
+    plain = Classification(priors=prior.tolist(), lam=1.0, temperature=temperature)
+    assert not torch.allclose(plain.decode(logits, (1, 1)), objective.decode(logits, (1, 1)))
+    y_ab = torch.rand(1, 2, 1, 1) * 0.5 - 0.25
+    assert objective.loss(logits, y_ab) == plain.loss(logits, y_ab) == Classification().loss(logits, y_ab)
+    plain.set_decoding(prior_shift=shift)
+    assert torch.equal(plain.decode(logits, (1, 1)), objective.decode(logits, (1, 1)))
+    with pytest.raises(ValueError, match="needs the training priors"):
+        Classification(prior_shift=0.5)

