@@ -165,7 +165,7 @@ def test_evaluate_command_writes_tables_equal_to_the_logged_metrics(tiny_runs, t
     # --decoding replaces the classifier's saved decoding (annealed mean) and leaves the regression model alone
     mode = cli_main(["evaluate", "--ckpt_path", *ckpts, "--output", str(tmp_path / "mode"), "--device", "cpu",
                      "--decoding", "mode", "--config", str(ROOT / "experiments/demo.yaml"), *DATA, "--split", "val"])
-    assert mode["meta"]["decoding"] == {names[0]: {"decoding": "mode", "temperature": pytest.approx(0.38)}}
+    assert mode["meta"]["decoding"] == {names[0]: {"decoding": "mode", "temperature": pytest.approx(0.38), "prior_shift": 0.0}}
     assert saved["meta"]["decoding"][names[0]]["decoding"] == "annealed_mean"
     got = {n: mode["results"]["demo/val"][n]["metrics"] for n in names}
     assert got[names[1]]["ab_l1"] == pytest.approx(saved["results"]["demo/val"][names[1]]["metrics"]["ab_l1"])
