@@ -396,7 +396,7 @@ def evaluation_dataset(datamodule: Any, config: str, split: Literal["val", "test
 
 
 def _dataset_parser():
-    parser = experiment_data_parser("colorlab evaluate ... --config X.yaml", evaluation_dataset.__doc__.split("\n\n")[0])
+    parser = experiment_data_parser("colorlab evaluate ...", evaluation_dataset.__doc__.split("\n\n")[0])
     parser.add_function_arguments(evaluation_dataset, skip={"datamodule", "config"})
     return parser
 
@@ -408,8 +408,9 @@ def main(args: list[str]) -> dict[str, Any]:
     from jsonargparse import ArgumentParser
 
     parser = ArgumentParser(prog="colorlab evaluate", description=evaluate_checkpoints.__doc__.split("\n\n")[0]
-                            + " Each --config starts a dataset: its data: section, then the options after it up "
-                            "to the next --config (below).")  # fmt: skip
+                            + " --ckpt_path takes one or more files (--ckpt_path A.ckpt B.ckpt). Each --config "
+                            "starts a dataset: its data: section, then the options after it up to the next --config "
+                            "(below).")  # fmt: skip
     parser.add_function_arguments(evaluate_checkpoints, skip={"datasets"})
     if not args or any(a in ("-h", "--help") for a in args):
         parser.print_help()
