@@ -16,7 +16,8 @@ import torch
 from colorlab.ops import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
-TINY_IMAGENET = REPO.parent / "shared" / "data" / "tiny-imagenet-200"
+# real JPEGs for the data benchmarks: a tiny-imagenet-200 folder (else generated images in the same layout)
+TINY_IMAGENET = Path(os.environ.get("TINY_IMAGENET", REPO.parent / "shared" / "data" / "tiny-imagenet-200"))
 
 
 def best_time(fn: Callable[[], object], repeats: int = 5) -> float:

@@ -5,8 +5,8 @@ pipeline the seed reports used; and the Kaggle NPY module's memory-mapped throug
   ``color.normalize`` on the device, as ``LitColorizer`` runs them.
 - seed-style: ``torchvision.datasets.ImageFolder`` + RandomHorizontalFlip + per-image
   ``skimage.color.rgb2lab`` to float32 (L/100, ab/128) tensors in the workers.
-Same files (real Tiny ImageNet JPEGs when ../shared/data holds them, else generated 64x64 JPEGs in the same
-layout), batch size, shuffling and worker count; the device here is the CPU.
+Same files (real Tiny ImageNet JPEGs from the folder the ``TINY_IMAGENET`` environment variable names, else
+generated 64x64 JPEGs in the same layout), batch size, shuffling and worker count; the device here is the CPU.
 
 Run: .venv/bin/python benchmarks/data_pipeline.py
 """

@@ -3,7 +3,7 @@ U-Net, objective, optimizer and ScenesDataModule under Lightning's Trainer, no v
 and for a baseline revision extracted with ``git archive``, alternating, in one run on the same machine.
 Also this tree with the demo's U-Net predicting bins at full resolution (``out_stride: 1``; the demo uses 2).
 
-Run: .venv/bin/python benchmarks/demo_speed.py [BASELINE_REVISION]   (default: the revision before issue 11)
+Run: .venv/bin/python benchmarks/demo_speed.py [BASELINE_REVISION]   (default: 76eb8e5, the committed figures' baseline)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import REPO
 
-BASELINE = "76eb8e5"  # the tree issue 11 was measured on
+BASELINE = "76eb8e5"  # the "before" of the committed figures in results.json
 STEPS = 6  # timed training steps per run, after one warm-up step
 PASSES = 2
 

@@ -5,7 +5,7 @@ log_softmax + gather form colorlab used before, and the dense soft target (F.cro
 
 Each case runs in a fresh subprocess (glibc returns large blocks to the OS: MALLOC_MMAP_THRESHOLD_), with
 the peak resident set (VmHWM) reset just before the measured call. Batch 4 rather than 16 keeps the dense
-case within this shared machine's memory; every buffer involved scales linearly with the batch.
+case within the benchmark machine's memory next to other work; every buffer involved scales linearly with the batch.
 
 Run: .venv/bin/python benchmarks/loss_memory.py
 """

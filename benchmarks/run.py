@@ -27,7 +27,7 @@ from common import machine
 BENCHMARKS = ["color_conversion", "soft_encode", "loss_memory", "data_pipeline", "procedural_speed",
               "training_step", "demo_speed"]
 RESULTS_JSON, RESULTS_MD = HERE / "results.json", HERE / "results.md"
-NO_GPU = "skipped: no GPU on this machine (the device tool lent none to this task)"
+NO_GPU = "skipped: no GPU on this machine"
 
 # headline key -> (what it is, target, does the measured value meet it)
 TARGETS = {

@@ -10,8 +10,9 @@ The path every image (and video frame) takes:
 
 as in Zhang et al.'s code, DDColor and the SRM review: the network sees a small image, the output keeps
 every detail of the input's L. Colour photos are colorized from their L alone (their colour is ignored).
-Colour maths is ``colorlab.color``'s, always float32, in row strips so that an 8000x6000 photo needs a few
-hundred MB, not gigabytes.
+Colour maths is ``colorlab.color``'s, always float32, in row strips of at most ``STRIP_PIXELS`` (2 megapixels,
+about 100 MB of floats), so memory grows with the photo only by its 8-bit input and output (3 bytes per pixel
+each): an 8000x6000 photo needs a few hundred MB (144 MB in, 144 MB out, one strip), not gigabytes.
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ class LitColorizer(L.LightningModule):
         optimizer: optimizer factory; default Adam, lr 1e-3.
         scheduler: optional learning-rate scheduler factory, stepped once per epoch.
         channels_last: keep the network's weights and activations in NHWC memory format (default on: on CPU it
-            made a training step 1.04-1.34x faster for every catalogue net but ZhangCNN, which it leaves equal,
-            in ``make bench``; on GPUs it feeds tensor cores under bf16/fp16 mixed precision).
+            made a training step 1.07-1.28x faster for every catalogue net but ZhangCNN (1.02x) in
+            ``make bench``; on GPUs it feeds tensor cores under bf16/fp16 mixed precision).
         compile: compile the network with ``torch.compile`` when a Trainer sets the model up (the first steps
             are slower while it compiles; checkpoints are unchanged).
         scheduler_interval: step the scheduler once per "epoch" or once per optimizer "step" (for budgets of a

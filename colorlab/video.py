@@ -27,13 +27,14 @@ from colorlab.errors import ColorlabError
 from colorlab.infer import Colorizer, Picture, render
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm")
-CODECS = {".webm": "libvpx-vp9", ".avi": "mpeg4"}  # others (.mp4 .mov .mkv): H.264
+CODECS = {".webm": "libvpx-vp9", ".avi": "mpeg4"}  # others (.mp4 .mov .mkv): H.264 (libx264)
 
 
 def colorize_video(colorizer: Colorizer, source: str | os.PathLike, destination: str | os.PathLike,
                    smoothing: float = 0.0) -> int:
-    """Colorize a video file into ``destination`` (its suffix picks the container; H.264 video, yuv420p, the
-    input's frame timing, its first audio stream copied), ``colorizer.batch_size`` frames per forward pass.
+    """Colorize a video file into ``destination`` (its suffix picks the container and the codec:
+    H.264 for .mp4 .mov .mkv, VP9 for .webm, MPEG-4 Part 2 for .avi; yuv420p, the input's frame timing, its
+    first audio stream copied), ``colorizer.batch_size`` frames per forward pass.
 
     Args:
         colorizer: the model, working size and precision.

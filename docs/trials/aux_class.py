@@ -1,13 +1,13 @@
-"""Session-5 trial (#10): does a 200-class auxiliary loss on the ResUNet's bottleneck help its regression?
+"""Trial: does a 200-class auxiliary loss on the ResUNet's bottleneck help its regression?
 
 Iizuka et al. 2016 ("Let there be Color!") train their colorizer jointly with the image's class. Here: colorlab's
 ResUNet (width 32, 2 blocks) plus a linear classifier on its globally pooled H/16 features (256 -> 200), loss =
 SmoothL1(beta 0.05) on ab/128 + w x cross-entropy of the Tiny ImageNet class; the rest as
 experiments/tinyimagenet_res_unet.yaml (Adam 2e-3, batch 32, cosine over 12 epochs, horizontal flips, images of
 chroma spread >= 1) in a hand loop with bf16 autocast on the CPU. w = 0 is the control. Scores the 9,802 colour
-validation images at the end. Results: docs/results.md, *Session 5*.
+validation images at the end. Results: docs/results.md.
 
-    OMP_NUM_THREADS=1 python docs/trials/aux_class.py ../shared/data/tiny-imagenet-200 W [EPOCHS [STRIDE]]
+    OMP_NUM_THREADS=1 python docs/trials/aux_class.py /path/to/tiny-imagenet-200 W [EPOCHS [STRIDE]]
 
 STRIDE 2 predicts ab at half resolution instead of a quarter (a third decoder stage, with the stage-1 skip).
 """

@@ -1,10 +1,10 @@
-"""Session-5 trial (#10): do test-time flips or averaging trained regression checkpoints move ab L1 / L2?
+"""Trial: do test-time flips or averaging trained regression checkpoints move ab L1 / L2?
 
 Scores every checkpoint alone, with its horizontally flipped prediction averaged in, and every combination of
 them averaged (plain and flipped), on the colour images of the Tiny ImageNet validation split (chroma spread
->= 1, as `evaluate --min_chroma 1`), in the Stanford report's ab/128 units. Results: docs/results.md, *Session 5*.
+>= 1, as `evaluate --min_chroma 1`), in the Stanford report's ab/128 units. Results: docs/results.md.
 
-    OMP_NUM_THREADS=1 python docs/trials/ensemble_tta.py ../shared/data/tiny-imagenet-200 RUN.ckpt [RUN.ckpt ...]
+    OMP_NUM_THREADS=1 python docs/trials/ensemble_tta.py /path/to/tiny-imagenet-200 RUN.ckpt [RUN.ckpt ...]
 """
 
 import itertools
