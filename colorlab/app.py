@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from colorlab.errors import ColorlabError
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no usage reports, no version check
 
 MAX_MEGAPIXELS = 50.0  # an 8000 x 6000 photo; about 1.5 GB of float32 strips and buffers at most
@@ -114,7 +116,7 @@ class Models:
 
         self.choices = ([ckpt_path] if ckpt_path else []) + zoo.names()
         if not self.choices:
-            raise ValueError("app: the model zoo is empty; give a checkpoint with --ckpt_path")
+            raise ColorlabError("app: the model zoo is empty; give a checkpoint with --ckpt_path")
         self.ckpt_path, self.device = ckpt_path, device
         self.loaded: dict[str, tuple[Any, tuple[str, float] | None]] = {}
 
@@ -124,7 +126,7 @@ class Models:
         from colorlab.objectives import Classification
 
         if choice not in self.choices:
-            raise ValueError(f"unknown model {choice!r}; choose from {', '.join(self.choices)}")
+            raise ColorlabError(f"unknown model {choice!r}; choose from {', '.join(self.choices)}")
         if choice not in self.loaded:
             model = infer.load_model(choice if choice == self.ckpt_path else None, self.device,
                                      model=None if choice == self.ckpt_path else choice)  # fmt: skip
@@ -196,7 +198,7 @@ def app_main(args: list[str]) -> None:
     try:
         import gradio  # noqa: F401
     except ImportError:
-        raise ValueError("app needs gradio: pip install 'colorlab[app]'") from None
+        raise ColorlabError("app needs gradio: pip install 'colorlab[app]'") from None
     from colorlab import zoo
 
     models = Models(options.ckpt_path, options.device)

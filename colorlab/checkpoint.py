@@ -22,6 +22,8 @@ from typing import IO, Any
 
 import torch
 
+from colorlab.errors import ColorlabError, MissingFileError
+
 TRUSTED_MODULES = ("colorlab", "torch.optim", "timm.models")
 TRUST_ENV = "COLORLAB_TRUSTED_MODULES"
 # Hyperparameters whose plain-string value jsonargparse would import as a callable's dotted path.
@@ -60,7 +62,7 @@ def check_class_paths(hparams: dict[str, Any], source: str) -> None:
     named += [(f"hyper_parameters.{k}", hparams[k]) for k in _CALLABLE_KEYS if isinstance(hparams.get(k), str)]
     for where, name in named:
         if not isinstance(name, str) or not is_trusted(name):
-            raise ValueError(
+            raise ColorlabError(
                 f"{source}: {where} is {name!r}, outside the modules colorlab imports from a checkpoint "
                 f"({', '.join(trusted_modules())}); refused before importing anything. If you trust this file "
                 f"and that module, add it to the {TRUST_ENV} environment variable (comma-separated)."
@@ -79,12 +81,12 @@ def read(source: str | os.PathLike | IO[bytes], map_location: Any = "cpu") -> di
     """
     name = str(source) if isinstance(source, (str, os.PathLike)) else "checkpoint"
     if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
-        raise FileNotFoundError(f"checkpoint not found: {source}")
+        raise MissingFileError(f"checkpoint not found: {source}")
     try:
         checkpoint = torch.load(source, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(
+        raise ColorlabError(
             f"{name}: refused to load: it holds objects other than tensors, numbers, strings and containers, "
             f"and unpickling them could run code ({first})"
         ) from None

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from colorlab.errors import ColorlabError
+
 L_SCALE = 100.0  # x_l = L / L_SCALE
 AB_SCALE = 128.0  # y_ab = ab / AB_SCALE
 
@@ -37,7 +39,7 @@ def _check_image(x: torch.Tensor, channels: int, name: str) -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.ndim != 4 or x.shape[1] != channels:
-        raise ValueError(f"{name} must have shape (B, {channels}, H, W), got {tuple(x.shape)}")
+        raise ColorlabError(f"{name} must have shape (B, {channels}, H, W), got {tuple(x.shape)}")
 
 
 def _no_autocast(x: torch.Tensor):
@@ -364,9 +366,9 @@ def soft_encode(
     _check_image(ab, 2, "ab")
     q = ab_bins().shape[0]
     if not 1 <= k <= q:
-        raise ValueError(f"k must be in [1, Q={q}], got {k}")
+        raise ColorlabError(f"k must be in [1, Q={q}], got {k}")
     if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
+        raise ColorlabError(f"sigma must be > 0, got {sigma}")
     b, _, h, w = ab.shape
     points = ab.detach().float().transpose(0, 1).reshape(2, -1).contiguous()  # (2, B*H*W)
     if points.device.type == "cpu" and k <= _TABLE_MAX_K:
@@ -430,7 +432,7 @@ def decode(logits: torch.Tensor, how: Decoding = "annealed_mean", temperature: f
     """
     bins = ab_bins().to(logits.device)
     if logits.ndim != 4 or logits.shape[1] != bins.shape[0]:
-        raise ValueError(f"logits must have shape (B, Q={bins.shape[0]}, H, W), got {tuple(logits.shape)}")
+        raise ColorlabError(f"logits must have shape (B, Q={bins.shape[0]}, H, W), got {tuple(logits.shape)}")
     logits = logits.float()
     if how == "mode":
         return bins[logits.argmax(dim=1)].permute(0, 3, 1, 2)
@@ -442,9 +444,9 @@ def decode(logits: torch.Tensor, how: Decoding = "annealed_mean", temperature: f
     if how == "mean":
         temperature = 1.0
     elif how != "annealed_mean":
-        raise ValueError(f"how must be one of mode, mean, annealed_mean, sample; got {how!r}")
+        raise ColorlabError(f"how must be one of mode, mean, annealed_mean, sample; got {how!r}")
     if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+        raise ColorlabError(f"temperature must be > 0, got {temperature}")
     with _no_autocast(logits):  # under bf16 autocast the einsum alone costs up to 0.4 Lab units
         probs = torch.softmax(logits / temperature, dim=1)  # (B, Q, H, W)
         return torch.einsum("bqhw,qc->bchw", probs, bins)
@@ -475,9 +477,9 @@ def smooth_prior(counts: torch.Tensor, sigma: float = SOFT_SIGMA) -> torch.Tenso
     """
     bins = ab_bins().double()
     if counts.shape != (bins.shape[0],):
-        raise ValueError(f"counts must have shape (Q={bins.shape[0]},), got {tuple(counts.shape)}")
+        raise ColorlabError(f"counts must have shape (Q={bins.shape[0]},), got {tuple(counts.shape)}")
     if counts.sum() <= 0:
-        raise ValueError("counts are all zero: no pixels were counted")
+        raise ColorlabError("counts are all zero: no pixels were counted")
     kernel = torch.exp(-torch.cdist(bins, bins).pow(2) / (2 * sigma**2))  # (Q, Q)
     p = kernel @ counts.double()
     return p / p.sum()
@@ -496,7 +498,7 @@ def rebalance_weights(prior: torch.Tensor, lam: float = REBALANCE_LAMBDA) -> tor
         (Q,) float32 weights.
     """
     if not 0.0 <= lam <= 1.0:
-        raise ValueError(f"lam must be in [0, 1], got {lam}")
+        raise ColorlabError(f"lam must be in [0, 1], got {lam}")
     prior = prior.double()
     w = 1.0 / ((1.0 - lam) * prior + lam / prior.numel())
     return (w / (prior * w).sum()).float()

@@ -7,27 +7,31 @@ rows sit within a few percent of such constants):
 - ``baseline_mean_ab``: the training split's pixel-mean ab;
 - ``baseline_mode_bin``: the centre of the training split's most frequent ab bin.
 
-``python -m colorlab evaluate`` (``colorlab.cli.evaluate_main``) writes the checkpoints x datasets table
-as Markdown, CSV and JSON through ``evaluate_datasets`` / ``write_tables``.
+``python -m colorlab evaluate`` (``main``, options from ``evaluate_checkpoints``) writes the checkpoints x
+datasets table as Markdown, CSV and JSON through ``evaluate_datasets`` / ``write_tables``.
 """
 
 from __future__ import annotations
 
 import csv
+import inspect
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import lightning as L
 import torch
 from tqdm import tqdm
 
 from colorlab import color
+from colorlab.arguments import datamodule_from, experiment_data_parser, options_of
 from colorlab.data.decoding import batch_chroma_spread
+from colorlab.errors import ColorlabError, MissingFileError
 from colorlab.metrics import METRIC_LABELS, classifier_metrics, colorization_metrics
 from colorlab.module import LitColorizer
 from colorlab.objectives import Classification
+from colorlab.ops import pick_device
 
 BASELINES = ("baseline_grey", "baseline_mean_ab", "baseline_mode_bin")
 HEADLINE = ("ab_l1", "ab_mse", "psnr", "ssim", "bin_acc", "auc", "auc_rebal", "pa", "colorfulness_ratio")
@@ -54,7 +58,7 @@ def lab_batches(
         tally: if given, ``tally["images"]`` and ``tally["excluded"]`` count the images yielded and left out.
     """
     if min_chroma is not None and not 0 <= min_chroma <= 255:
-        raise ValueError(f"min_chroma must be in [0, 255] (8-bit RGB spread), got {min_chroma}")
+        raise ColorlabError(f"min_chroma must be in [0, 255] (8-bit RGB spread), got {min_chroma}")
     tally = {} if tally is None else tally
     tally.setdefault("images", 0)
     tally.setdefault("excluded", 0)
@@ -93,7 +97,7 @@ def ab_statistics(
         counts += color.bin_counts(lab[:, 1:])
         images += lab.shape[0]
     if images == 0:
-        raise ValueError("the loader yielded no images")
+        raise ColorlabError("the loader yielded no images")
     return {"mean_ab": (total / counts.sum()).float().cpu(), "counts": counts.cpu(), "images": images}
 
 
@@ -143,48 +147,11 @@ def _model_predictor(model: LitColorizer):
     return predict
 
 
-def _constant_predictor(ab: torch.Tensor):
+def constant_predictor(ab: torch.Tensor):
     def predict(lab: torch.Tensor) -> tuple[torch.Tensor, None]:
         return torch.cat([lab[:, :1], ab.to(lab).view(1, 2, 1, 1).expand(lab.shape[0], 2, *lab.shape[2:])], 1), None
 
     return predict
-
-
-class TestBaselines(L.Callback):
-    """``python -m colorlab test`` logs the three baselines beside the model: their constants come from the
-    training split (``ab_statistics`` over up to ``batches`` training batches), and they are scored by the same
-    metric code on the same test batches, as ``test/baseline_grey/ab_l1`` and so on.
-
-    Args:
-        batches: training batches the constants are estimated from (None: the whole split).
-    """
-
-    def __init__(self, batches: int | None = 50) -> None:
-        self.batches = batches
-        self.rows: dict[str, tuple[Any, Any]] = {}
-
-    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        datamodule = trainer.datamodule
-        if datamodule is None or not hasattr(datamodule, "train_dataloader"):
-            self.rows = {}
-            return
-        if getattr(datamodule, "train_set", None) is None:
-            datamodule.setup("fit")
-        statistics = ab_statistics(datamodule.train_dataloader(), pl_module.device, self.batches)
-        self.rows = {
-            name: (_constant_predictor(ab.to(pl_module.device)), colorization_metrics(f"test/{name}/").to(pl_module.device))
-            for name, ab in baseline_constants(statistics).items()
-        }
-
-    def on_test_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
-                          batch_idx: int, dataloader_idx: int = 0) -> None:  # fmt: skip
-        for predict, metrics in self.rows.values():
-            metrics.update(predict(batch["lab"])[0], batch["lab"])
-
-    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        for _, metrics in self.rows.values():
-            pl_module.log_dict({k: float(v) for k, v in metrics.compute().items()})
-            metrics.reset()
 
 
 @torch.no_grad()
@@ -219,7 +186,7 @@ def evaluate(
         model.to(device).eval()
         rows[name] = _Row(_model_predictor(model), isinstance(model.objective, Classification), prior, device)
     for name, ab in baselines.items():
-        rows[name] = _Row(_constant_predictor(ab), False, prior, device)
+        rows[name] = _Row(constant_predictor(ab), False, prior, device)
     for lab in lab_batches(loader, device, limit, "evaluate", min_chroma, tally):
         for row in rows.values():
             row.update(lab)
@@ -271,6 +238,16 @@ def write_tables(
 
 
 # ------------------------------------------------------------------------------ checkpoints x datasets
+def shown_path(path: Path, output: Path, name: str) -> str:
+    """How written tables and pages name a file: relative to the ``output`` folder they are written to (so the
+    folder can be moved with the runs beside it, and no machine's absolute path is committed), or ``name``
+    where the two share nothing but the file system's root."""
+    path, output = Path(path).resolve(), Path(output).resolve()
+    if Path(os.path.commonpath([path, output])) == Path(path.anchor):
+        return name
+    return Path(os.path.relpath(path, output)).as_posix()
+
+
 def checkpoint_names(paths: list[Path]) -> list[str]:
     """Short distinct names for checkpoint files: the file stem, with as many parent folders as it takes to
     tell them apart (``version_0/best-epoch=2``); ``checkpoints`` and ``lightning_logs`` folders are left out."""
@@ -279,7 +256,7 @@ def checkpoint_names(paths: list[Path]) -> list[str]:
         names = ["/".join(p[-depth:]) for p in parts]
         if len(set(names)) == len(names):
             return names
-    raise ValueError(f"the same checkpoint was given twice: {[str(p) for p in paths]}")
+    raise ColorlabError(f"the same checkpoint was given twice: {[str(p) for p in paths]}")
 
 
 def evaluate_datasets(
@@ -319,10 +296,10 @@ def evaluate_datasets(
     """
     for path in checkpoints:
         if not Path(path).is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
+            raise MissingFileError(f"checkpoint not found: {path}")
     names = checkpoint_names(checkpoints) if names is None else names
     if len(names) != len(checkpoints) or len(set(names)) != len(names) or set(names) & set(BASELINES):
-        raise ValueError(f"names must be {len(checkpoints)} distinct names other than the baselines', got {names}")
+        raise ColorlabError(f"names must be {len(checkpoints)} distinct names other than the baselines', got {names}")
     models = {name: LitColorizer.load_from_checkpoint(path, map_location="cpu") for name, path in zip(names, checkpoints)}
     decodings = {}
     for name, model in models.items():
@@ -331,18 +308,19 @@ def evaluate_datasets(
             decodings[name] = {"decoding": model.objective.decoding, "temperature": model.objective.temperature,
                                "prior_shift": model.objective.prior_shift}  # fmt: skip
     results: dict[str, Any] = {}
-    meta: dict[str, Any] = {"checkpoints": {n: str(p) for n, p in zip(models, checkpoints)}, "decoding": decodings,
+    meta: dict[str, Any] = {"checkpoints": {n: shown_path(p, output, n) for n, p in zip(models, checkpoints)},
+                            "decoding": decodings,
                             "datasets": {}}  # fmt: skip
     for name, datamodule, split in datasets:
         if split not in ("val", "test", "predict"):
-            raise ValueError(f"split must be 'val', 'test' or 'predict', got {split!r}")
+            raise ColorlabError(f"split must be 'val', 'test' or 'predict', got {split!r}")
         datamodule.prepare_data()
         datamodule.setup("fit")
         if split in ("test", "predict") and getattr(datamodule, f"{split}_set", None) is None:
             datamodule.setup(split)
         evaluated = getattr(datamodule, f"{split}_set", None)
         if evaluated is None:
-            raise ValueError(f"{name}: {type(datamodule).__name__} has no {split} split (try --split val)")
+            raise ColorlabError(f"{name}: {type(datamodule).__name__} has no {split} split (try --split val)")
         statistics = ab_statistics(datamodule.train_dataloader(), device, baseline_batches, min_chroma)
         baselines = baseline_constants(statistics)
         loader = getattr(datamodule, f"{split}_dataloader")()
@@ -360,3 +338,132 @@ def evaluate_datasets(
                     f"rebalanced AuC's prior from {statistics['images']} training images.",
         }  # fmt: skip
     return {"results": results, "meta": meta, "paths": write_tables(results, Path(output), meta), "models": models}
+
+
+# ------------------------------------------------------------------------------ the command
+def evaluate_checkpoints(
+    datasets: list[tuple[str, Any, str]],
+    ckpt_path: list[str],
+    model: list[str] | None = None,
+    output: str = "outputs/evaluate",
+    max_batches: int | None = None,
+    baseline_batches: int = 100,
+    min_chroma: float | None = None,
+    decoding: color.Decoding | None = None,
+    temperature: float | None = None,
+    prior_shift: float | None = None,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Evaluate checkpoints on one or more datasets, each beside the three constant baselines (grey, training
+    mean ab, most frequent training bin), and write one table of checkpoints x datasets as results.md,
+    results.csv and results.json under ``output``.
+
+    Args:
+        datasets: (name, DataModule, split) triples (``evaluate_datasets``); on the command line, one per
+            ``--config``.
+        ckpt_path: checkpoints to evaluate (safe loading: weights only, trusted classes).
+        model: zoo models to evaluate (``python -m colorlab models``), beside or instead of checkpoints.
+        output: where the tables go.
+        max_batches: evaluate the first N batches of each split only.
+        baseline_batches: training batches the baselines are estimated from (0 = all).
+        min_chroma: leave out near-grayscale images (mean 8-bit max(R,G,B) - min(R,G,B) below this, e.g. 1) from
+            the evaluated splits and the baselines' statistics; the count is reported.
+        decoding: classifiers only: mode, mean, annealed_mean or sample, in place of each checkpoint's saved one.
+        temperature: classifiers only: the annealed-mean temperature, in place of each checkpoint's saved one.
+        prior_shift: classifiers trained with priors: decode logits - S * log(prior) (0: as trained).
+        device: auto (CUDA if available), cpu, cuda, cuda:N.
+    """
+    where = pick_device(device)
+    if model:
+        from colorlab import zoo
+
+        ckpt_path = [*ckpt_path, *(str(zoo.checkpoint_file(name)) for name in model)]
+    if not ckpt_path:
+        raise ColorlabError("evaluate: give at least one checkpoint with --ckpt_path or zoo model with --model")
+    if not datasets:
+        raise ColorlabError("evaluate: give at least one dataset with --config EXPERIMENT.yaml")
+    return evaluate_datasets([Path(p) for p in ckpt_path], datasets, Path(output), where, max_batches,
+                             baseline_batches or None, min_chroma=min_chroma, decoding=decoding,
+                             temperature=temperature, prior_shift=prior_shift)  # fmt: skip
+
+
+def evaluation_dataset(datamodule: Any, config: str, split: Literal["val", "test", "predict"] = "test",
+                       name: str | None = None) -> tuple[str, Any, str]:  # fmt: skip
+    """One dataset of ``evaluate``: the options after its ``--config``, up to the next ``--config``.
+
+    Args:
+        datamodule: the experiment's ``data:`` section with the ``--data.*`` overrides.
+        config: the experiment YAML.
+        split: test, val (Tiny ImageNet and Places have only val) or predict (every image the DataModule would
+            colorize, e.g. a whole folder of photos for a model trained on another dataset).
+        name: the dataset's name in the tables; default <config stem>/<split>.
+    """
+    return name or f"{Path(config).stem}/{split}", datamodule, split
+
+
+def _dataset_parser():
+    parser = experiment_data_parser("colorlab evaluate ...", evaluation_dataset.__doc__.split("\n\n")[0])
+    parser.add_function_arguments(evaluation_dataset, skip={"datamodule", "config"})
+    return parser
+
+
+def main(args: list[str]) -> dict[str, Any]:
+    """``python -m colorlab evaluate --ckpt_path A.ckpt [B.ckpt ...] --config X.yaml [--data.* ...] [--split S]
+    [--name N] [--config Y.yaml ...] [options]``: the options of ``evaluate_checkpoints`` anywhere; every
+    other option belongs to the ``--config`` before it (``evaluation_dataset``)."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(prog="colorlab evaluate", description=evaluate_checkpoints.__doc__.split("\n\n")[0]
+                            + " --ckpt_path takes one or more files (--ckpt_path A.ckpt B.ckpt). Each --config "
+                            "starts a dataset: its data: section, then the options after it up to the next --config "
+                            "(below).")  # fmt: skip
+    parser.add_function_arguments(evaluate_checkpoints, skip={"datasets"})
+    if not args or any(a in ("-h", "--help") for a in args):
+        parser.print_help()
+        print("\none dataset (after each --config):")
+        _dataset_parser().print_help()
+        return {}
+    own = [name for name in inspect.signature(evaluate_checkpoints).parameters if name != "datasets"]
+    options, groups = _split_arguments(args, own)
+    chosen = options_of(parser.parse_args(options))
+    datasets = []
+    for group in groups:
+        cfg, datamodule = datamodule_from(_dataset_parser(), group)
+        dataset = evaluation_dataset(datamodule, cfg.config, cfg.split, cfg.name)
+        if dataset[0] in [d[0] for d in datasets]:
+            raise ColorlabError(f"evaluate: two datasets are named {dataset[0]!r}; tell them apart with --name")
+        datasets.append(dataset)
+    done = evaluate_checkpoints(datasets, **chosen)
+    print("\n" + done["paths"]["md"].read_text())
+    print("written: " + ", ".join(str(p) for p in done["paths"].values()))
+    return done
+
+
+def _split_arguments(args: list[str], own: list[str]) -> tuple[list[str], list[list[str]]]:
+    """``evaluate``'s own options (``--ckpt_path`` and ``--model`` take every value up to the next option) and one
+    argument list per ``--config`` dataset."""
+    options: list[str] = []
+    lists: dict[str, list[str]] = {"ckpt_path": [], "model": []}
+    groups: list[list[str]] = []
+    i = 0
+    while i < len(args):
+        name, has_value, value = args[i].partition("=")
+        key = name[2:] if name.startswith("--") else None
+        if key in lists:
+            if has_value:
+                lists[key].append(value)
+            while not has_value and i + 1 < len(args) and not args[i + 1].startswith("--"):
+                lists[key].append(args[i + 1])
+                i += 1
+        elif key in own:
+            options += [args[i]] if has_value else args[i : i + 2]
+            i += 0 if has_value else 1
+        elif key == "config":
+            groups.append([args[i]] if has_value else args[i : i + 2])
+            i += 0 if has_value else 1
+        elif groups:
+            groups[-1].append(args[i])
+        else:
+            raise ColorlabError(f"evaluate: unexpected {args[i]!r} before the first --config (see --help)")
+        i += 1
+    return options + [f"--{k}={json.dumps(v)}" for k, v in lists.items()], groups

@@ -23,6 +23,7 @@ from torch import nn
 
 from colorlab import color
 from colorlab.data.procedural import ProceduralScenes
+from colorlab.errors import ColorlabError
 from colorlab.infer import Picture, load_model, read_picture
 from colorlab.module import LitColorizer, run_net
 from colorlab.objectives import Classification
@@ -117,22 +118,22 @@ def export(
         the contract, with the measured ``max_abs_diff`` under ``verified``.
     """
     if format not in ("onnx", "torchscript"):
-        raise ValueError(f"--format must be onnx or torchscript, got {format!r}")
+        raise ColorlabError(f"--format must be onnx or torchscript, got {format!r}")
     if (ckpt_path is None) == (model is None):
-        raise ValueError(f"give --ckpt_path or --model (a zoo model), not {'both' if model else 'neither'}")
+        raise ColorlabError(f"give --ckpt_path or --model (a zoo model), not {'both' if model else 'neither'}")
     source = ckpt_path or model
     model = load_model(ckpt_path, "cpu", model=model)
     # NCHW weights: channels_last strides would make the exporter specialise the batch size (dynamic exports)
     model.net.to(memory_format=torch.contiguous_format)
     if getattr(model.objective, "decoding", None) == "sample":
-        raise ValueError("decoding 'sample' draws random numbers and cannot be exported; re-save with another")
+        raise ColorlabError("decoding 'sample' draws random numbers and cannot be exported; re-save with another")
     multiple = getattr(model.net, "multiple", 1)
     if dynamic and size is not None:
-        raise ValueError("give --size H W or --dynamic true, not both")
+        raise ColorlabError("give --size H W or --dynamic true, not both")
     if size is not None and (len(size) != 2 or min(size) < 1):
-        raise ValueError(f"--size must be H W (two positive integers), got {size}")
+        raise ColorlabError(f"--size must be H W (two positive integers), got {size}")
     if size is None and not dynamic and model.train_resolution is None:
-        raise ValueError(f"{source} records no training resolution: give --size H W")
+        raise ColorlabError(f"{source} records no training resolution: give --size H W")
     height, width = size or model.train_resolution or (4 * multiple, 4 * multiple)
     if dynamic:  # examples at a multiple of the net's multiple, so no padding branch is recorded
         height, width = (-(-max(height, width) // multiple) * multiple,) * 2
@@ -158,7 +159,7 @@ def export(
                         "size": [height, width], "max_abs_diff": diff, "tolerance": TOLERANCE}
     if got.shape != expected.shape or not diff <= TOLERANCE:
         output_path.unlink(missing_ok=True)
-        raise ValueError(f"export of {source} differs from PyTorch by {diff:.2e} > {TOLERANCE} (ab/128); not kept")
+        raise ColorlabError(f"export of {source} differs from PyTorch by {diff:.2e} > {TOLERANCE} (ab/128); not kept")
     Path(f"{output_path}.json").write_text(json.dumps(info, indent=2))
     info["output"] = str(output_path)
     return info
@@ -173,3 +174,24 @@ def _export_onnx(wrapper: nn.Module, x_l: torch.Tensor, path: Path, dynamic: boo
     program = torch.onnx.export(wrapper, (x_l,), input_names=["x_l"], output_names=["ab"], opset_version=OPSET,
                                 dynamic_shapes=dynamic_shapes, dynamo=True)
     program.save(os.fspath(path))
+
+
+def main(args: list[str]) -> dict[str, Any]:
+    """``python -m colorlab export --ckpt_path X.ckpt --output FILE [options]``."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(
+        prog="colorlab export",
+        description="Export a checkpoint's network (x_l -> ab) as ONNX or TorchScript, with its pre/post-processing "
+        "contract in <output>.json, checked against PyTorch on a test image.",
+    )
+    parser.add_function_arguments(export, skip={"size"})
+    parser.add_argument("--size", type=int, nargs=2, default=None, help="H W of a fixed-size export "
+                        "(default: the training resolution)")
+    options = {k: v for k, v in vars(parser.parse_args(args)).items() if k != "__path__"}
+    info = export(**options)
+    check = info["verified"]
+    print(f"{info['output']} ({info['format']}, input {info['input']['shape']}; {info['sizes']}): matches PyTorch "
+          f"within {check['max_abs_diff']:.1e} ab/128 (tolerance {check['tolerance']}) in {check['runtime']}; "
+          f"contract in {info['output']}.json")
+    return info

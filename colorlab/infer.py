@@ -1,4 +1,4 @@
-"""Colorize real photos and videos at their full resolution: ``python -m colorlab colorize``.
+"""Colorize real photos at their full resolution (``colorlab.colorize`` adds videos and the command).
 
     python -m colorlab colorize --input photos/ --output colorized/ --compare true   # the zoo's default model
     python -m colorlab colorize --ckpt_path RUN.ckpt --input photos/                 # a checkpoint of yours
@@ -20,26 +20,25 @@ from __future__ import annotations
 
 import glob
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import BasePredictionWriter
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from colorlab import color
-from colorlab.data.images import IMAGE_EXTENSIONS, list_images, to_rgb
+from colorlab.data.decoding import to_rgb
+from colorlab.data.layout import IMAGE_EXTENSIONS, list_images
+from colorlab.errors import ColorlabError, MissingFileError
 from colorlab.module import LitColorizer
 from colorlab.objectives import Classification
+from colorlab.ops import pick_device
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 STRIP_PIXELS = 1 << 21  # pixels per row strip of the full-resolution recombination (~2 MP, ~100 MB of floats)
 BATCH_PIXELS = 50_000_000  # full-resolution pixels held at once by one batch of images (+ --batch_size)
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "tif": "TIFF", "tiff": "TIFF", "bmp": "BMP"}
@@ -58,7 +57,7 @@ def load_model(
     (``colorlab.zoo``; neither: the zoo's default), in eval mode on ``device`` ("auto": CUDA when there is
     one); ``decoding`` / ``temperature`` replace a classifier's saved ones."""
     if ckpt_path is not None and model is not None:
-        raise ValueError(f"give --ckpt_path or --model, not both (got {ckpt_path} and {model})")
+        raise ColorlabError(f"give --ckpt_path or --model, not both (got {ckpt_path} and {model})")
     if ckpt_path is None:
         from colorlab import zoo
 
@@ -68,18 +67,9 @@ def load_model(
         lit, source = LitColorizer.load_from_checkpoint(ckpt_path, map_location="cpu"), str(ckpt_path)
     if decoding is not None or temperature is not None:
         if not isinstance(lit.objective, Classification):
-            raise ValueError(f"--decoding / --temperature apply to classifiers; {source} is a regression model")
+            raise ColorlabError(f"--decoding / --temperature apply to classifiers; {source} is a regression model")
         lit.objective.set_decoding(decoding, temperature)
-    return lit.to(_device(device)).eval()
-
-
-def _device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"--device must be auto, cpu, cuda or cuda:N; got {device!r}") from None
+    return lit.to(pick_device(device)).eval()
 
 
 class Colorizer:
@@ -98,13 +88,13 @@ class Colorizer:
         self, model: LitColorizer, size: list[int] | None = None, precision: Precision = "auto", batch_size: int = 8
     ) -> None:
         if size is not None and (len(size) not in (1, 2) or min(size) < 1):
-            raise ValueError(f"size must be [S] (shorter side) or [H, W], positive px; got {size}")
+            raise ColorlabError(f"size must be [S] (shorter side) or [H, W], positive px; got {size}")
         if size is None and model.train_resolution is None:
-            raise ValueError("the checkpoint records no training resolution: give the model's input size (--size S)")
+            raise ColorlabError("the checkpoint records no training resolution: give the model's input size (--size S)")
         if precision not in ("auto", "32", "16", "bf16"):
-            raise ValueError(f"precision must be auto, 32, 16 or bf16; got {precision!r}")
+            raise ColorlabError(f"precision must be auto, 32, 16 or bf16; got {precision!r}")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ColorlabError(f"batch_size must be >= 1, got {batch_size}")
         self.model, self.size, self.batch_size = model, size, batch_size
         self.device = model.device
         if precision == "auto":
@@ -171,7 +161,7 @@ class Picture:
 
     def resized(self, size: tuple[int, int]) -> torch.Tensor:
         """(1, 3, h, w) float RGB in [0, 1] resized to size = (h, w), bilinear and antialiased as the
-        training data (``data.images.resize_shorter``)."""
+        training data (``data.decoding.resize_shorter``)."""
         h, w = size
         pixels = self.pixels if self.pixels.dtype == np.uint8 else self.pixels.astype(np.float32) / 65535.0
         small = np.asarray(Image.fromarray(pixels).resize((w, h), Image.Resampling.BILINEAR))
@@ -182,7 +172,7 @@ class Picture:
 
 def read_picture(path: str | os.PathLike) -> Picture:
     """Decode an image file: EXIF orientation applied, alpha kept, 16-bit grey kept at 16 bits, palettes
-    expanded, other modes converted to RGB (``data.images.to_rgb``). Raises OSError for unreadable files."""
+    expanded, other modes converted to RGB (``data.decoding.to_rgb``). Raises OSError for unreadable files."""
     with Image.open(path) as image:
         image.load()
         file_format = image.format
@@ -276,7 +266,7 @@ def write_picture(rgb: np.ndarray, picture: Picture, path: Path, alpha: bool = T
     the format has one and ``alpha``), ICC profile and EXIF (orientation already applied)."""
     file_format = FORMATS.get(path.suffix.lower().lstrip("."))
     if file_format is None:
-        raise ValueError(f"cannot write {path.suffix!r} files; formats: {', '.join(FORMATS)}")
+        raise ColorlabError(f"cannot write {path.suffix!r} files; formats: {', '.join(FORMATS)}")
     image = Image.fromarray(rgb)
     if alpha and picture.alpha is not None and file_format in ("PNG", "WEBP", "TIFF"):
         image.putalpha(Image.fromarray(picture.alpha))
@@ -317,11 +307,11 @@ def find_inputs(source: str, exclude: Path | None = None) -> tuple[list[Path], P
         base = Path(*Path(source).parts[: len(static)]) if static else Path(".")
         base = base if base.is_dir() else base.parent
     else:
-        raise FileNotFoundError(f"--input: no such file, folder or glob match: {source}")
+        raise MissingFileError(f"--input: no such file, folder or glob match: {source}")
     if exclude is not None:
         found = [p for p in found if not p.resolve().is_relative_to(exclude.resolve())]
     if not found:
-        raise FileNotFoundError(f"--input: {source} holds no images ({' '.join(IMAGE_EXTENSIONS)})")
+        raise MissingFileError(f"--input: {source} holds no images ({' '.join(IMAGE_EXTENSIONS)})")
     return found, base
 
 
@@ -375,129 +365,3 @@ def colorize_images(
         batch.append((source, destination, picture))
     flush()
     return summary
-
-
-def colorize(
-    input: str,
-    ckpt_path: str | None = None,
-    model: str | None = None,
-    output: str = "colorized",
-    size: list[int] | None = None,
-    compare: bool = False,
-    decoding: color.Decoding | None = None,
-    temperature: float | None = None,
-    device: str = "auto",
-    batch_size: int = 8,
-    precision: Precision = "auto",
-    format: str | None = None,
-    overwrite: bool = False,
-    temporal_smoothing: float = 0.0,
-) -> Summary:
-    """Colorize photos and videos with a zoo model or a trained checkpoint, at their full resolution.
-
-    Args:
-        input: an image, a video (.mp4 .mov .mkv .avi .webm), a folder (searched recursively for images)
-            or a glob (quote it: "photos/*.jpg").
-        ckpt_path: a checkpoint (``.ckpt``); nothing else is needed.
-        model: a zoo model's name (``python -m colorlab models``); with neither, the zoo's default model.
-        output: folder to write to; a folder input's sub-folders are mirrored.
-        size: the model's input size: [S] = shorter side S px (aspect kept), [H, W] = exactly; default
-            the checkpoint's training resolution's shorter side. The output is always at the input's size.
-        compare: also write <name>_compare.<ext>: grayscale | result | original side by side.
-        decoding: classifiers: mode, mean, annealed_mean or sample (default: the checkpoint's).
-        temperature: classifiers: annealed-mean temperature (default: the checkpoint's, 0.38 in Zhang et al.).
-        device: auto (CUDA if available), cpu, cuda, cuda:N.
-        batch_size: images or video frames per forward pass.
-        precision: auto (float16 on CUDA, float32 on CPU), 32, 16 or bf16; colour maths stays float32.
-        format: output image format (png, jpg, webp, tif, bmp); default the input's.
-        overwrite: replace existing outputs (default: skip them).
-        temporal_smoothing: videos: weight of the previous frames' ab in an exponential moving average,
-            in [0, 1); 0 = frame by frame. Against flicker on steady shots; smears colour across cuts.
-    """
-    if format is not None and format.lower() not in FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(FORMATS)}; got {format!r}")
-    out_dir = Path(output)
-    sources, base = find_inputs(input, exclude=out_dir)
-    colorizer = Colorizer(load_model(ckpt_path, device, decoding, temperature, model), size, precision, batch_size)
-    start = time.perf_counter()
-    summary = Summary()
-    images, image_outputs = [], []
-    for source in sources:
-        video = source.suffix.lower() in VIDEO_EXTENSIONS
-        destination = output_path(source, base, out_dir, None if video else format)
-        if destination.exists() and not overwrite:
-            summary.existing.append(destination)
-        elif video:
-            from colorlab.video import colorize_video  # colorlab.video builds on this module
-
-            try:
-                colorize_video(colorizer, source, destination, temporal_smoothing)
-                summary.written.append(destination)
-            except (OSError, ValueError) as err:
-                summary.failed[str(source)] = f"{type(err).__name__}: {err}"
-        else:
-            images.append(source)
-            image_outputs.append(destination)
-    done = colorize_images(colorizer, images, image_outputs, compare)
-    summary.written += done.written
-    summary.failed.update(done.failed)
-    summary.seconds = time.perf_counter() - start
-    return summary
-
-
-# ------------------------------------------------------------------------------ predict
-class ColorizedWriter(BasePredictionWriter):
-    """Writes ``predict`` results as files, batch by batch, instead of keeping them in memory.
-
-    Items read from files are colorized from the file itself at full resolution, exactly as ``colorize``
-    does (the batch holds only a square crop) and written under ``output_dir`` mirroring their place below
-    the DataModule's ``root``; other items (procedural scenes, arrays) as ``<index>.png`` at the batch's
-    resolution.
-
-    Args:
-        output_dir: where to write; default ``<log_dir>/predictions``.
-        size: the model's input size, as ``colorize --size``.
-        overwrite: replace existing files.
-    """
-
-    def __init__(self, output_dir: str | None = None, size: list[int] | None = None, overwrite: bool = False) -> None:
-        super().__init__(write_interval="batch")
-        self.output_dir, self.size, self.overwrite = output_dir, size, overwrite
-        self.summary = Summary()
-
-    def _folder(self, trainer: L.Trainer) -> Path:
-        return Path(self.output_dir or Path(trainer.log_dir or trainer.default_root_dir) / "predictions")
-
-    def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.summary = Summary()
-
-    def write_on_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, prediction: Any, batch_indices: Any,
-        batch: Any, batch_idx: int, dataloader_idx: int,
-    ) -> None:
-        folder = self._folder(trainer)
-        if "path" in prediction:
-            root = Path(getattr(trainer.datamodule, "root", "") or "/")
-            sources = [Path(p) for p in prediction["path"]]
-            targets = [output_path(p, root, folder, None) for p in sources]
-            fresh = [self.overwrite or not t.exists() for t in targets]
-            self.summary.existing += [t for t, new in zip(targets, fresh) if not new]
-            sources = [s for s, new in zip(sources, fresh) if new]
-            targets = [t for t, new in zip(targets, fresh) if new]
-            done = colorize_images(Colorizer(pl_module, self.size), sources, targets, progress=False)
-            self.summary.written += done.written
-            self.summary.failed.update(done.failed)
-            return
-        indices = prediction.get("index", torch.arange(len(prediction["rgb"])) + batch_idx * len(prediction["rgb"]))
-        for rgb, index in zip(prediction["rgb"], indices.tolist()):
-            target = folder / f"{index:06d}.png"
-            if self.overwrite or not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(to_uint8(rgb[None])).save(target)
-                self.summary.written.append(target)
-            else:
-                self.summary.existing.append(target)
-
-    def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero:
-            print(f"predictions in {self._folder(trainer)}: {self.summary}")

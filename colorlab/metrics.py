@@ -16,6 +16,8 @@ from torchmetrics import Metric, MetricCollection
 from torchmetrics.utilities import dim_zero_cat
 
 from colorlab import color
+from colorlab._private import tensor_version
+from colorlab.errors import ColorlabError
 
 AUC_MAX_THRESHOLD = 150  # Zhang et al. 2016, sec. 3.1: thresholds 0..150 Lab units, step 1
 PA_THRESHOLD = 5.0  # Lab units; the SRM review leaves it "user-defined": half of colorlab's 10-unit bin grid
@@ -31,7 +33,7 @@ def _shared(fn, x: torch.Tensor) -> torch.Tensor:
     """``fn(x)``, reusing the result for the same unmodified tensor: one update of a collection converts
     lab_hat and lab to sRGB once for PSNR, SSIM and the three colourfulness metrics, not five times each."""
     recent = _recent.setdefault(fn.__name__, [])
-    version = -1 if x.is_inference() else x._version  # inference tensors (Trainer.validate) have no counter
+    version = tensor_version(x)
     for seen, seen_version, result in recent:
         if seen is x and seen_version == version:
             return result
@@ -46,7 +48,7 @@ def _srgb(lab: torch.Tensor) -> torch.Tensor:
 
 def _check_pair(x_hat: torch.Tensor, x: torch.Tensor, names: str) -> None:
     if x_hat.shape != x.shape:
-        raise ValueError(f"{names} must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
+        raise ColorlabError(f"{names} must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
 
 
 class _Mean(Metric):
@@ -76,7 +78,7 @@ def ab_error(ab_hat: torch.Tensor, ab: torch.Tensor, p: int = 1) -> torch.Tensor
     """
     _check_pair(ab_hat, ab, "ab_hat and ab")
     if p not in (1, 2):
-        raise ValueError(f"p must be 1 or 2, got {p}")
+        raise ColorlabError(f"p must be 1 or 2, got {p}")
     return (ab_hat.float() - ab.float()).abs().pow(p).mean()
 
 
@@ -93,7 +95,7 @@ class ABError(_Mean):
     def __init__(self, p: int = 1, scale: float = 1.0, **kwargs) -> None:
         super().__init__(**kwargs)
         if p not in (1, 2):
-            raise ValueError(f"p must be 1 or 2, got {p}")
+            raise ColorlabError(f"p must be 1 or 2, got {p}")
         self.p, self.scale = p, scale
 
     def update(self, lab_hat: torch.Tensor, lab: torch.Tensor) -> None:
@@ -176,7 +178,7 @@ def ssim(rgb_hat: torch.Tensor, rgb: torch.Tensor, data_range: float = 1.0) -> t
     _check_pair(rgb_hat, rgb, "rgb_hat, rgb")
     side = 2 * SSIM_RADIUS + 1
     if min(rgb.shape[-2:]) < side:
-        raise ValueError(f"SSIM needs images of at least {side} pixels a side, got {tuple(rgb.shape[-2:])}")
+        raise ColorlabError(f"SSIM needs images of at least {side} pixels a side, got {tuple(rgb.shape[-2:])}")
     x = torch.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, dtype=torch.float32, device=rgb.device)
     g = torch.exp(-(x**2) / (2 * SSIM_SIGMA**2))
     g = g / g.sum()
@@ -232,7 +234,7 @@ class Colorfulness(Metric):
     def __init__(self, which: str = "ratio", **kwargs) -> None:
         super().__init__(**kwargs)
         if which not in ("pred", "true", "ratio"):
-            raise ValueError(f"which must be 'pred', 'true' or 'ratio', got {which!r}")
+            raise ColorlabError(f"which must be 'pred', 'true' or 'ratio', got {which!r}")
         self.which = which
         for name in ("pred", "true", "count"):
             self.add_state(name, torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
@@ -254,7 +256,7 @@ def bin_hits(bins_hat: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     Lab units; the one definition of "bin accuracy" for every model."""
     truth = color.nearest_bin(ab)
     if bins_hat.shape != truth.shape:
-        raise ValueError(f"bins_hat must have shape {tuple(truth.shape)}, got {tuple(bins_hat.shape)}")
+        raise ColorlabError(f"bins_hat must have shape {tuple(truth.shape)}, got {tuple(bins_hat.shape)}")
     return (bins_hat == truth).sum()
 
 
@@ -408,6 +410,10 @@ class PixelConsistency(_Mean):
     """PA (SRM review): ``pixel_consistency`` averaged over the images that have a consistent truth pixel.
     A constant prediction scores 1 by construction: PA measures artifacts, not colour.
 
+    When no image seen has a consistent truth pixel (every pixel differs from a neighbour by ``threshold`` or
+    more, e.g. pure noise), there is no consistent colour a prediction could break: PA is 1.0 by definition,
+    not NaN, so a table or a logged curve always holds a number.
+
     Args:
         threshold: neighbour ab distance below which colours count as consistent, Lab units.
     """
@@ -421,6 +427,9 @@ class PixelConsistency(_Mean):
     def update(self, lab_hat: torch.Tensor, lab: torch.Tensor) -> None:
         ratio, valid = pixel_consistency(lab_hat[:, 1:], lab[:, 1:], self.threshold)
         self._add(ratio[valid].sum(), valid.sum())
+
+    def compute(self) -> torch.Tensor:
+        return super().compute() if self.count > 0 else torch.ones((), device=self.count.device)
 
 
 # ------------------------------------------------------------------------------ collections

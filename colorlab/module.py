@@ -15,12 +15,13 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable, instantiate_module
-from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters, _given_hyperparameters_context
 from torch import nn
 from torchmetrics import MeanMetric
 
 from colorlab import color
+from colorlab._private import given_hyperparameters, hyperparameters_given
 from colorlab.checkpoint import read as read_checkpoint
+from colorlab.errors import ColorlabError
 from colorlab.metrics import classifier_metrics, colorization_metrics
 from colorlab.objectives import Classification, Objective, Regression
 
@@ -75,14 +76,14 @@ class LitColorizer(L.LightningModule):
         # alone. Built in Python, the same config is derived from the arguments; where it cannot be (a
         # lambda, an instance), saving a checkpoint is refused (see ``on_save_checkpoint``).
         self._not_saveable: str | None = None
-        if _given_hyperparameters.get() is not None:
+        if hyperparameters_given():
             self.save_hyperparameters()
         else:
             given = {"net": net, "objective": objective, "optimizer": optimizer, "scheduler": scheduler}
             config = {name: None if value is None else _class_config(value) for name, value in given.items()}
             self._not_saveable = next((f"{k}={given[k]!r}" for k, v in config.items() if v is None and given[k]), None)
             if self._not_saveable is None:
-                with _given_hyperparameters_context(hparams=config, instantiator=_INSTANTIATOR):
+                with given_hyperparameters(config, _INSTANTIATOR):
                     self.save_hyperparameters()
         self.objective = objective if objective is not None else Regression()
         if not isinstance(self.objective, Objective):
@@ -90,19 +91,19 @@ class LitColorizer(L.LightningModule):
         self.net = net(self.objective.channels)
         supports = getattr(self.net, "supports", ("regression", "classification"))
         if self.objective.kind not in supports:
-            raise ValueError(
+            raise ColorlabError(
                 f"{type(self.net).__name__} as configured supports {', '.join(supports)}, "
                 f"not {self.objective.kind} (e.g. a tanh output layer cannot produce bin logits)"
             )
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+            raise ColorlabError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         if not encoder_lr >= 0 or freeze_encoder_epochs < 0:
-            raise ValueError(
+            raise ColorlabError(
                 f"encoder_lr and freeze_encoder_epochs must be >= 0, got {encoder_lr} and {freeze_encoder_epochs}"
             )
         if self.encoder is None and (encoder_lr != 1.0 or freeze_encoder_epochs):
-            raise ValueError(
+            raise ColorlabError(
                 f"encoder_lr / freeze_encoder_epochs need a net with an `encoder` part; {type(self.net).__name__} has none"
             )
         self.scheduler_interval = scheduler_interval
@@ -126,7 +127,7 @@ class LitColorizer(L.LightningModule):
     def setup(self, stage: str) -> None:
         """Load ``init_weights`` into the net, once. Before a Trainer restores a checkpoint: its weights win."""
         if self._init_weights_due:
-            from colorlab.zoo import load_net_weights
+            from colorlab.zoo.store import load_net_weights
 
             load_net_weights(self.net, self.init_weights)
             self._init_weights_due = False
@@ -192,7 +193,7 @@ class LitColorizer(L.LightningModule):
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         """Items read from files come back as {"path": [str]}: their batch holds a square crop, so
-        ``colorlab.infer.ColorizedWriter`` colorizes each file itself, at its full resolution. Other items
+        ``colorlab.callbacks.ColorizedWriter`` colorizes each file itself, at its full resolution. Other items
         come back as {"rgb": (B, 3, H, W) float RGB in [0, 1] at the batch's resolution (+ "index")}."""
         if "path" in batch:
             return {"path": list(batch["path"])}
@@ -245,7 +246,7 @@ class LitColorizer(L.LightningModule):
         """Make the checkpoint self-contained: the bins and normalisation it was trained with, its training
         resolution, and the priors' values in place of a priors file path."""
         if self._not_saveable is not None:
-            raise ValueError(
+            raise ColorlabError(
                 f"LitColorizer was built in Python with {self._not_saveable}, which a checkpoint cannot name as a "
                 "class_path, so the checkpoint would not load. Pass a class or a functools.partial of one with "
                 "keyword arguments of plain values (net=functools.partial(UNet, width=16), "
@@ -270,7 +271,7 @@ class LitColorizer(L.LightningModule):
         saved = checkpoint.get("colorlab", {})
         bins = saved.get("ab_bins")
         if bins is not None and not torch.equal(bins.cpu(), color.ab_bins()):
-            raise ValueError(
+            raise ColorlabError(
                 f"checkpoint was trained with {bins.shape[0]} ab bins that differ from this install's "
                 f"{color.ab_bins().shape[0]}; its logits cannot be decoded here"
             )
@@ -296,7 +297,7 @@ def run_net(net: nn.Module, x_l: torch.Tensor, channels_last: bool = False) -> t
 def from_config(config: dict[str, Any]) -> LitColorizer:
     """Build a LitColorizer from a dict shaped like an experiment YAML's ``model:`` section, exactly as
     LightningCLI does, so its checkpoints are self-contained too."""
-    with _given_hyperparameters_context(hparams=config, instantiator=_INSTANTIATOR):
+    with given_hyperparameters(config, _INSTANTIATOR):
         return instantiate_module(LitColorizer, config)
 
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlab import color
+from colorlab.errors import ColorlabError, MissingFileError
 
 
 def _resize(y: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
@@ -65,9 +66,9 @@ class Regression(Objective):
     def __init__(self, loss: Literal["mse", "l1", "smooth_l1"] = "mse", beta: float = 0.05) -> None:
         super().__init__(loss=loss, beta=beta)
         if loss not in ("mse", "l1", "smooth_l1"):
-            raise ValueError(f"loss must be 'mse', 'l1' or 'smooth_l1', got {loss!r}")
+            raise ColorlabError(f"loss must be 'mse', 'l1' or 'smooth_l1', got {loss!r}")
         if not beta > 0:
-            raise ValueError(f"Regression: beta must be > 0 (normalised ab units), got {beta}")
+            raise ColorlabError(f"Regression: beta must be > 0 (normalised ab units), got {beta}")
         self.loss_name = loss
         self.beta = beta
 
@@ -124,16 +125,16 @@ class Classification(Objective):
             prior_shift=prior_shift,
         )
         if loss not in ("cross_entropy", "kl"):
-            raise ValueError(f"loss must be 'cross_entropy' or 'kl', got {loss!r}")
+            raise ColorlabError(f"loss must be 'cross_entropy' or 'kl', got {loss!r}")
         self.channels = color.ab_bins().shape[0]
         # Checked here, not at the first step: a one-pixel soft-encoding applies color.soft_encode's own
         # limits on k and sigma, and annealed-mean decoding needs T > 0.
         try:
             color.soft_encode(torch.zeros(1, 2, 1, 1), k, sigma)
         except ValueError as err:
-            raise ValueError(f"Classification: {err} (init_args k={k}, sigma={sigma})") from err
+            raise ColorlabError(f"Classification: {err} (init_args k={k}, sigma={sigma})") from err
         if not 0.0 <= lam <= 1.0:
-            raise ValueError(f"Classification: lam must be in [0, 1], got {lam}")
+            raise ColorlabError(f"Classification: lam must be in [0, 1], got {lam}")
         self.loss_name, self.k, self.sigma = loss, k, sigma
         self.rebalance = priors is not None
         self.prior_values: list[float] | None = None  # what checkpoints store in place of a file path
@@ -141,7 +142,7 @@ class Classification(Objective):
         if priors is not None:
             prior = torch.tensor(priors, dtype=torch.float64) if isinstance(priors, list) else load_prior(priors)
             if prior.shape != (self.channels,):
-                raise ValueError(f"priors must hold Q={self.channels} values, got shape {tuple(prior.shape)}")
+                raise ColorlabError(f"priors must hold Q={self.channels} values, got shape {tuple(prior.shape)}")
             self.prior_values = prior.tolist()
             weights = color.rebalance_weights(prior, lam)
         # Buffers, so checkpoints carry them and inference never needs the priors file.
@@ -160,11 +161,11 @@ class Classification(Objective):
         temperature = self.temperature if temperature is None else temperature
         prior_shift = self.prior_shift if prior_shift is None else prior_shift
         if prior_shift and self.prior_values is None:
-            raise ValueError(f"Classification: prior_shift={prior_shift} needs the training priors (priors: FILE)")
+            raise ColorlabError(f"Classification: prior_shift={prior_shift} needs the training priors (priors: FILE)")
         if decoding not in ("mode", "mean", "annealed_mean", "sample"):
-            raise ValueError(f"decoding must be mode, mean, annealed_mean or sample; got {decoding!r}")
+            raise ColorlabError(f"decoding must be mode, mean, annealed_mean or sample; got {decoding!r}")
         if decoding == "annealed_mean" and not temperature > 0:
-            raise ValueError(f"Classification: temperature must be > 0 for annealed_mean decoding, got {temperature}")
+            raise ColorlabError(f"Classification: temperature must be > 0 for annealed_mean decoding, got {temperature}")
         self.decoding, self.temperature, self.prior_shift = decoding, temperature, float(prior_shift)
 
     def loss(self, out: torch.Tensor, y_ab: torch.Tensor) -> torch.Tensor:
@@ -233,13 +234,29 @@ class SparseCrossEntropy(torch.autograd.Function):
         return grad_logits, None, None
 
 
+def write_priors(
+    path: str | Path, counts: torch.Tensor, images: int, sigma: float = color.SOFT_SIGMA, source: str = ""
+) -> Path:
+    """Write a priors file (what ``load_prior`` reads): the Gaussian-smoothed prior of hard-quantised bin
+    ``counts`` (Q,) over ``images`` training images (``color.smooth_prior``, ``sigma`` in Lab units), the counts,
+    the bin centres, and ``source`` (the experiment it was counted on)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {"prior": color.smooth_prior(counts, sigma), "counts": counts.cpu(), "ab_bins": color.ab_bins(),
+         "sigma": sigma, "images": images, "config": source},
+        path,
+    )  # fmt: skip
+    return path
+
+
 def load_prior(path: str | Path) -> torch.Tensor:
     """Read the smoothed prior (Q,) float64 from a priors file written by ``python -m colorlab priors``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"priors file not found: {path} (create it with `python -m colorlab priors`)")
+        raise MissingFileError(f"priors file not found: {path} (create it with `python -m colorlab priors`)")
     data = torch.load(path, map_location="cpu", weights_only=True)
     prior = data.get("prior") if isinstance(data, dict) else None
     if not isinstance(prior, torch.Tensor) or prior.ndim != 1:
-        raise ValueError(f"{path} is not a colorlab priors file (no 1-d 'prior' tensor)")
+        raise ColorlabError(f"{path} is not a colorlab priors file (no 1-d 'prior' tensor)")
     return prior.double()

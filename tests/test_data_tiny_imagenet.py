@@ -11,8 +11,6 @@ import torch
 from colorlab.data import TinyImageNetDataModule
 from colorlab.data.layout import LayoutError
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny-imagenet-200"
-
 
 def test_reads_the_annotation_list_and_test_images(tmp_path):
     root, _ = fx.make_tiny_imagenet(tmp_path)
@@ -52,14 +50,16 @@ def test_mislaid_root_names_the_expected_layout(tmp_path):
         TinyImageNetDataModule(str(root / "tiny-imagenet-200" / "train")).setup("fit")
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason=f"no real Tiny ImageNet subset at {REAL}")
-def test_real_subset():
-    dm = TinyImageNetDataModule(str(REAL.parent), batch_size=64, num_workers=0)
+def test_real_subset(shared_tiny_imagenet):
+    if shared_tiny_imagenet is None:
+        pytest.skip("no real Tiny ImageNet beside the repository (conftest.SHARED_DATA)")
+    real = shared_tiny_imagenet
+    dm = TinyImageNetDataModule(str(real.parent), batch_size=64, num_workers=0)
     dm.setup("fit")
-    classes = sorted(p.name for p in (REAL / "train").iterdir())
+    classes = sorted(p.name for p in (real / "train").iterdir())
     assert len(classes) == 200 and len(dm.val_set) == 10_000 and len(dm.predict_set) > 0
     assert len(dm.train_set) % 200 == 0, "a copy holds the same number of images per class"
-    subset = TinyImageNetDataModule(str(REAL.parent), per_class=100, num_workers=0)
+    subset = TinyImageNetDataModule(str(real.parent), per_class=100, num_workers=0)
     subset.setup("fit")
     assert len(subset.train_set) == 20_000
     first = [Path(subset.train_set.describe(i)).name for i in range(100)]

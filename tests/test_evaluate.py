@@ -14,8 +14,10 @@ from sklearn.neighbors import NearestNeighbors
 
 from colorlab import color
 from colorlab.cli import cli_main
+from colorlab.data.base import ColorDataModule
 from colorlab.data.decoding import batch_chroma_spread, chroma_spread
-from colorlab.evaluate import ab_statistics, baseline_constants, evaluate, lab_batches
+from colorlab.errors import ColorlabError
+from colorlab.evaluate import ab_statistics, baseline_constants, evaluate, evaluate_datasets, lab_batches
 
 
 @pytest.fixture
@@ -184,7 +186,59 @@ def test_evaluate_command_writes_tables_equal_to_the_logged_metrics(tiny_runs, t
         (["stray", "--config", "experiments/demo.yaml"], "stray"),
     ],
 )
-def test_evaluate_mistakes_name_what_was_received(args, message, monkeypatch):
+def test_evaluate_mistakes_name_what_was_received(args, message, monkeypatch, capsys):
+    """A user error (ColorlabError, which ``python -m colorlab`` prints as one line), or the parser's own
+    message and exit status 2 for a value of the wrong type."""
     monkeypatch.chdir(ROOT)
-    with pytest.raises((ValueError, FileNotFoundError), match=message):
+    try:
         cli_main(["evaluate", *args])
+    except ColorlabError as err:
+        assert message in str(err)
+    except SystemExit as exit_:
+        assert exit_.code == 2 and message in capsys.readouterr().err
+    else:
+        pytest.fail("no error")
+
+
+def test_written_paths_are_relative_to_the_output_or_the_name(tmp_path):
+    from colorlab.evaluate import shown_path
+
+    ckpt = tmp_path / "runs/a/checkpoints/last.ckpt"
+    assert shown_path(ckpt, tmp_path / "report", "a/last") == "../runs/a/checkpoints/last.ckpt"
+    assert shown_path(Path("/elsewhere/last.ckpt"), tmp_path / "report", "a/last") == "a/last"  # only / shared
+
+
+class _Solid(torch.utils.data.Dataset):
+    """``n`` 16x16 images of one sRGB colour."""
+
+    def __init__(self, rgb: tuple[int, int, int], n: int) -> None:
+        self.image = torch.tensor(rgb, dtype=torch.uint8).view(3, 1, 1).expand(3, 16, 16).clone()
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> dict:
+        return {"rgb": self.image, "index": index}
+
+
+class _RedTrainBlueEval(ColorDataModule):
+    def setup(self, stage: str | None = None) -> None:
+        self.train_set = _Solid((200, 30, 30), 12)
+        self.val_set = self.test_set = _Solid((30, 30, 200), 4)
+
+
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_baselines_come_from_the_training_split(split, tmp_path):
+    """Training images all red, evaluated ones all blue: the mean-ab and mode-bin baselines are red, estimated
+    from the 12 training images, so they score far off on the blue split (an estimate from the evaluated split
+    would score 0 error)."""
+    dm = lambda: _RedTrainBlueEval(batch_size=4, num_workers=0)
+    done = evaluate_datasets([], [("x", dm(), split)], tmp_path / "out")
+    meta = done["meta"]["datasets"]["x"]
+    red = color.rgb_to_lab(torch.tensor([200, 30, 30]).view(1, 3, 1, 1) / 255.0)[0, 1:, 0, 0]
+    assert meta["baseline_images"] == 12 and meta["images"] == 4
+    assert meta["baselines"]["baseline_mean_ab"] == pytest.approx(red.tolist(), abs=1e-3)
+    mode = torch.tensor(meta["baselines"]["baseline_mode_bin"])
+    assert (mode - red).abs().max() <= 5  # the centre of red's 10-unit bin
+    assert done["results"]["x"]["baseline_mean_ab"]["metrics"]["ab_l1"] > 50

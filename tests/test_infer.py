@@ -17,6 +17,7 @@ from torch import nn
 
 from colorlab import checkpoint, color, infer
 from colorlab.cli import cli_main
+from colorlab.colorize import colorize
 from colorlab.models import UNet
 from colorlab.module import LitColorizer
 from colorlab.objectives import Classification, Regression
@@ -251,12 +252,12 @@ def test_bad_input_and_options_are_one_line_errors(tmp_path):
     model.train_resolution = (16, 16)
     ckpt = save_checkpoint(model, tmp_path / "unet.ckpt")
     with pytest.raises(FileNotFoundError, match="nothing_here"):
-        infer.colorize(str(tmp_path / "nothing_here"), str(ckpt))
+        colorize(str(tmp_path / "nothing_here"), str(ckpt))
     Image.fromarray(photo("coffee", step=8)).save(tmp_path / "a.png")
     with pytest.raises(ValueError, match="regression"):
-        infer.colorize(str(tmp_path / "a.png"), str(ckpt), decoding="mean")
+        colorize(str(tmp_path / "a.png"), str(ckpt), decoding="mean")
     with pytest.raises(ValueError, match="format"):
-        infer.colorize(str(tmp_path / "a.png"), str(ckpt), format="gif")
+        colorize(str(tmp_path / "a.png"), str(ckpt), format="gif")
 
 
 # ------------------------------------------------------------------------------ predict

@@ -257,6 +257,23 @@ def test_pixel_consistency_hand_worked():
     assert ratio.item() == pytest.approx(1.0)
 
 
+def test_pixel_consistency_without_a_consistent_truth_pixel_is_one():
+    """A checkerboard of ab 20 apart: no truth pixel is consistent, the per-image ratio is flagged invalid and
+    the metric, having nothing to average, is 1.0 (documented), not NaN; a valid image later counts alone."""
+    checker = (torch.arange(4)[:, None] + torch.arange(4)) % 2 * 20.0  # (4, 4)
+    lab = torch.stack([torch.full((4, 4), 50.0), checker, checker])[None]  # (1, 3, 4, 4)
+    ratio, valid = metrics.pixel_consistency(lab[:, 1:], lab[:, 1:])
+    assert not valid.item() and ratio.item() == 0.0
+    metric = metrics.PixelConsistency()
+    metric.update(lab, lab)
+    assert metric.compute().item() == 1.0
+    flat = torch.zeros(1, 3, 4, 4)
+    noisy = flat.clone()
+    noisy[0, 1, 1, 1] = 10.0  # the pixel and its 4 neighbours turn inconsistent: 11 of 16 stay consistent
+    metric.update(noisy, flat)
+    assert metric.compute().item() == pytest.approx(11 / 16)
+
+
 def test_pixel_consistency_against_a_per_pixel_reference():
     g = torch.Generator().manual_seed(6)
     blocks = lambda: torch.rand(3, 3, 4, 4, generator=g).repeat_interleave(3, 2).repeat_interleave(3, 3)  # 12x12

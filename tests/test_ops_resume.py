@@ -8,15 +8,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from colorlab.cli import cli_main
+from colorlab.errors import NonFiniteLossError
 from colorlab.objectives import Classification
-from colorlab.ops import AtomicCheckpointIO, NonFiniteLossError
+from colorlab.ops import AtomicCheckpointIO
 
 ROOT = Path(__file__).resolve().parents[1]
 # 6 batches per epoch, 3 epochs; a checkpoint after every step; deterministic CPU settings
@@ -27,7 +27,10 @@ RUN = [
     "--trainer.deterministic", "true", "--trainer.enable_progress_bar", "false",
     "--trainer.enable_model_summary", "false", "--step_checkpoint.every_n_train_steps", "1",
 ]  # fmt: skip
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+KILL_STEP = 9  # of 18: mid-way through the second epoch (steps 6..11)
+HERE = Path(__file__).resolve().parent
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
+       "PYTHONPATH": os.pathsep.join([str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])])}  # kill_switch
 
 
 def _colorlab(root: Path, *extra: str) -> subprocess.Popen:
@@ -43,24 +46,20 @@ def _weights(ckpt: Path) -> tuple[int, dict[str, torch.Tensor]]:
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path):
     full = _colorlab(tmp_path / "full")
-    killed = _colorlab(tmp_path / "killed")
+    # the run kills itself as step KILL_STEP starts, every checkpoint of the step before on disk
+    killed = _colorlab(tmp_path / "killed", "--trainer.callbacks+", "kill_switch.SigkillAt",
+                       "--trainer.callbacks.init_args.step", str(KILL_STEP))  # fmt: skip
+    out, _ = killed.communicate(timeout=300)
+    assert killed.returncode == -signal.SIGKILL, out
     ckpts = tmp_path / "killed/lightning_logs/version_0/checkpoints"
-    # kill as soon as a mid-epoch step checkpoint of the second epoch exists (steps 8..11 of 18)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and killed.poll() is None:
-        steps = [int(p.stem.split("=")[1]) for p in ckpts.glob("step=*.ckpt")]
-        if steps and max(steps) >= 8:
-            killed.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    assert killed.wait() == -signal.SIGKILL, "the run finished before it could be killed"
     step_at_kill, _ = _weights(ckpts / "last.ckpt")
-    assert 6 < step_at_kill < 18 and step_at_kill % 6, f"not a mid-epoch checkpoint: step {step_at_kill}"
+    assert step_at_kill == KILL_STEP and step_at_kill % 6, f"not a mid-epoch checkpoint: step {step_at_kill}"
     resumed = _colorlab(tmp_path / "killed", "--ckpt_path", "last")
     out, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, out
     assert f"resuming from {ckpts / 'last.ckpt'}" in out
-    assert full.wait(timeout=300) == 0
+    out, _ = full.communicate(timeout=300)
+    assert full.returncode == 0, out
     step_full, expected = _weights(tmp_path / "full/lightning_logs/version_0/checkpoints/last.ckpt")
     step_resumed, got = _weights(tmp_path / "killed/lightning_logs/version_1/checkpoints/last.ckpt")
     assert step_full == step_resumed == 18

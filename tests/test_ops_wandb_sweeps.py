@@ -8,12 +8,12 @@ import json
 import math
 import random
 import struct
-import time
 from pathlib import Path
 
 import data_fixtures as fx
 import pytest
 import torch
+import wandb
 import yaml
 from wandb.proto import wandb_internal_pb2
 from wandb.sdk.launch.sweeps.utils import create_sweep_command, create_sweep_command_args
@@ -101,6 +101,7 @@ def test_agent_command_runs_offline_and_values_arrive(path, tmp_path, monkeypatc
     assert cli.trainer.max_epochs == values["trainer.max_epochs"]
     assert type(model.net).__name__ in ("UNet", "ResNetRegressor")
 
+    wandb.teardown()  # waits for W&B's service process to write the run's last record and exit
     (run,) = (tmp_path / "runs/wandb").glob("offline-run-*/run-*.wandb")
     config, history = offline_run(run)
     assert config["model"]["optimizer"]["init_args"]["lr"] == pytest.approx(values["model.optimizer.init_args.lr"])
@@ -110,12 +111,13 @@ def test_agent_command_runs_offline_and_values_arrive(path, tmp_path, monkeypatc
 
 
 def offline_run(path: Path) -> tuple[dict, set[str]]:
-    """(config, history keys) of an offline run, once W&B's service has written its final (exit) record."""
-    for _ in range(300):
-        records = _records(path)
-        if any(r.WhichOneof("record_type") == "exit" for r in records):
-            break
-        time.sleep(0.1)  # wandb-core writes the file from its own process, after run.finish() returns
+    """(config, history keys) of a finished offline run.
+
+    wandb (0.31) keeps an offline run only in its ``run-*.wandb`` log, written by its service process
+    (``files/config.yaml`` and ``wandb-summary.json`` appear when the run is synced), and offers no public
+    reader of that log: ``_records`` reads it."""
+    records = _records(path)
+    assert records[-1].WhichOneof("record_type") == "exit", "the run's log is incomplete"
     config, history = {}, set()
     for record in records:
         kind = record.WhichOneof("record_type")

@@ -79,6 +79,29 @@ def test_datamodule_batches_and_splits() -> None:
     assert next(iter(dm.val_dataloader()))["rgb"].shape == (16, 3, 64, 64)
 
 
+def test_training_order_changes_every_epoch_and_repeats_for_the_same_epoch() -> None:
+    """The scenes' training loader reshuffles each epoch (Lightning calls ``sampler.set_epoch``), and the order
+    of an epoch is a function of (seed, epoch) only, so a resumed run draws what the uninterrupted one drew."""
+    dm = ScenesDataModule(root="ignored", train_size=32, val_size=8, test_size=8, batch_size=8, image_size=16)
+    dm.setup("fit")
+
+    def order(epoch: int) -> list[int]:
+        loader = dm.train_dataloader()
+        loader.sampler.set_epoch(epoch)
+        return torch.cat([batch["index"] for batch in loader]).tolist()
+
+    epochs = [order(0), order(1), order(2)]
+    assert all(sorted(o) == list(range(32)) for o in epochs)  # every image once per epoch
+    assert epochs[0] != epochs[1] != epochs[2] != epochs[0]
+    assert order(1) == epochs[1]
+    other_seed = ScenesDataModule(root="ignored", train_size=32, val_size=8, test_size=8, batch_size=8,
+                                  image_size=16, seed=1)  # fmt: skip
+    other_seed.setup("fit")
+    loader = other_seed.train_dataloader()
+    loader.sampler.set_epoch(0)
+    assert torch.cat([b["index"] for b in loader]).tolist() != epochs[0]
+
+
 def test_dot_colours_share_lab_l_and_are_opposite_in_ab() -> None:
     (l_1, *ab_1), (l_2, *ab_2) = to_lab(DOT_COLORS[None])[0]
     assert abs(l_1 - l_2) < 0.5

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 from html.parser import HTMLParser
 
 import pytest
@@ -72,6 +73,11 @@ def test_report_page_links_resolve_pngs_decode_and_the_table_is_the_logged_metri
     assert "| baseline_mode_bin |" in md and "![samples](samples.png)" in md
     assert "| Paper: CNN (quoted) | 0.081 | 0.016 | 0.28 | a paper, Table 1 |" in md and "rows.json" in parser.links
     assert paths["html"] == out / "index.html"
+    # runs and checkpoints are named relative to the report folder: no absolute path of this machine
+    results_json = (out / "results.json").read_text()
+    for run in tiny_runs:
+        assert str(run) not in md + page + results_json
+        assert f"`{os.path.relpath(run, out)}`" in md and os.path.relpath(run, out) in page
 
 
 def test_find_run_accepts_a_run_folder_or_its_root(tiny_runs, tmp_path):

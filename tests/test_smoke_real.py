@@ -1,7 +1,7 @@
 """CI smoke fit: the real Tiny ImageNet experiment configs (regression; classification with priors ->
 rebalanced fit) train for a few steps, validate, reload from the checkpoint, and lower the validation loss.
-On ``<repo>/../shared/data/tiny-imagenet-200`` when it exists (CI clones with ``shared/`` beside the
-repository), otherwise on a generated Tiny ImageNet in the publisher's layout."""
+On the real Tiny ImageNet when it is beside the repository (conftest's ``shared_tiny_imagenet``), otherwise
+on a generated Tiny ImageNet in the publisher's layout."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from colorlab.cli import cli_main
 from colorlab.module import LitColorizer
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared/data/tiny-imagenet-200"
 # Small widths and batches keep each fit within seconds on 2 cores; lr 1e-3 instead of the configs' 3e-5 so
 # that 30 steps visibly lower the loss (the configs' other settings, clipping and weight decay, stay).
 FAST = [
@@ -30,9 +29,9 @@ CASES = {"regression": "tinyimagenet_resnet_regression", "classification": "tiny
 
 
 @pytest.fixture(scope="module")
-def tiny_imagenet(tmp_path_factory) -> tuple[str, str]:
-    if REAL.is_dir():
-        return str(REAL), "real"
+def tiny_imagenet(tmp_path_factory, shared_tiny_imagenet) -> tuple[str, str]:
+    if shared_tiny_imagenet is not None:
+        return str(shared_tiny_imagenet), "real"
     return str(fx.make_tiny_imagenet(tmp_path_factory.mktemp("tiny"))[0]), "generated"
 
 

@@ -113,7 +113,7 @@ def test_a_changed_weights_file_is_refused_naming_it(tmp_path, monkeypatch):
     data = bytearray(weights.read_bytes())
     data[-1] ^= 1  # one bit of the last weight
     weights.write_bytes(bytes(data))
-    monkeypatch.setattr(zoo, "ZOO_DIR", copied)
+    monkeypatch.setattr(zoo.store, "ZOO_DIR", copied)
     with pytest.raises(ValueError, match=re.escape(str(weights)) + ": sha256 .* does not match"):
         cli_main(["colorize", "--input", str(cat(tmp_path, step=4)), "--output", str(tmp_path / "out")])
     with pytest.raises(ValueError, match="sha256"):

@@ -22,6 +22,9 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from colorlab._private import BatchIndexLoader
+from colorlab.errors import ColorlabError
+
 
 def default_workers() -> int:
     """Loader workers: all cores but one, at most 8."""
@@ -80,7 +83,7 @@ class _SkipBatches:
         return len(self.loader.batch_sampler)  # type: ignore[arg-type]
 
 
-class ResumableLoader(DataLoader):
+class ResumableLoader(BatchIndexLoader):
     """A DataLoader Lightning can checkpoint mid-epoch: Lightning saves ``state_dict()`` (batches served this
     epoch) with each checkpoint and, resuming mid-epoch, calls ``load_state_dict``; the next pass then skips
     those batches in the (epoch-seeded) order without loading them, so ``fit --ckpt_path last`` continues
@@ -89,9 +92,8 @@ class ResumableLoader(DataLoader):
     _skip = 0
     _served = 0
 
-    @property
-    def _index_sampler(self) -> Any:
-        return _SkipBatches(self) if self._auto_collation else self.sampler
+    def index_batches(self) -> _SkipBatches:
+        return _SkipBatches(self)
 
     def __iter__(self) -> Iterator[Any]:
         self._served = self._skip
@@ -120,7 +122,7 @@ class ColorDataModule(L.LightningDataModule):
     def __init__(self, batch_size: int = 32, num_workers: int | None = None, seed: int = 0) -> None:
         super().__init__()
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ColorlabError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self.num_workers = default_workers() if num_workers is None else num_workers
         self.seed = seed

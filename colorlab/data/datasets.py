@@ -24,11 +24,12 @@ from torch.utils.data import Dataset
 
 from colorlab.data.decoding import DECODE_ERRORS, chroma_spread, open_rgb, resize_shorter
 from colorlab.data.transforms import Transform, item_rng
+from colorlab.errors import ColorlabError
 
 MAX_REPLACEMENTS = 64  # consecutive skipped draws before an item gives up: the data is mostly unusable
 
 
-class UnreadableImageError(OSError):
+class UnreadableImageError(ColorlabError, OSError):
     """A file could not be decoded and the dataset is ``strict``."""
 
 
@@ -63,7 +64,7 @@ class ImageDataset(Dataset, ABC):
         with_paths: bool = False,
     ) -> None:
         if n < 1:
-            raise ValueError(f"{type(self).__name__} needs at least one image, got {n}")
+            raise ColorlabError(f"{type(self).__name__} needs at least one image, got {n}")
         self.n = n
         self.transform = transform
         self.seed = seed

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from colorlab.data.images import ImageFilesDataModule
 from colorlab.data.layout import Layout, find_layout, list_images, stratified_split
+from colorlab.errors import ColorlabError
 
 
 class FolderDataModule(ImageFilesDataModule):
@@ -27,7 +28,7 @@ class FolderDataModule(ImageFilesDataModule):
     def __init__(self, root: str, val_fraction: float = 0.1, image_size: int = 256, **kwargs) -> None:
         super().__init__(root, image_size=image_size, **kwargs)
         if not 0 < val_fraction < 1:
-            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+            raise ColorlabError(f"val_fraction must be in (0, 1), got {val_fraction}")
         self.val_fraction = val_fraction
 
     def find_splits(self) -> dict[str, list[str]]:
@@ -35,7 +36,7 @@ class FolderDataModule(ImageFilesDataModule):
         _, folder = find_layout(self.root, "Folder", [layout], depth=0)
         paths = list_images(folder)
         if len(paths) < 2:
-            raise ValueError(
+            raise ColorlabError(
                 f"Folder: need at least 2 images (train and val) below {folder}, found {len(paths)} "
                 f"with suffixes .jpg .jpeg .png .webp .bmp .tif .tiff"
             )

@@ -15,26 +15,11 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
 from colorlab.data.base import ColorDataModule
-from colorlab.data.datasets import MAX_REPLACEMENTS, FileListDataset, ImageDataset, UnreadableImageError
-from colorlab.data.decoding import DECODE_ERRORS, chroma_spread, open_rgb, resize_shorter, to_rgb
-from colorlab.data.layout import (
-    IMAGE_EXTENSIONS,
-    Layout,
-    LayoutError,
-    find_layout,
-    list_images,
-    stratified_split,
-)
+from colorlab.data.datasets import FileListDataset, ImageDataset
+from colorlab.data.layout import LayoutError
 from colorlab.data.samplers import EpochSampler
-from colorlab.data.transforms import Crop, Transform, item_rng
-
-# The image machinery stays importable from here, as before the split (``from colorlab.data.images import ...``).
-__all__ = [
-    "DECODE_ERRORS", "IMAGE_EXTENSIONS", "MAX_REPLACEMENTS", "Crop", "EpochSampler", "FileListDataset",
-    "ImageDataModule", "ImageDataset", "ImageFilesDataModule", "Layout", "LayoutError", "Transform",
-    "UnreadableImageError", "chroma_spread", "find_layout", "item_rng", "list_images", "open_rgb",
-    "resize_shorter", "stratified_split", "to_rgb",
-]
+from colorlab.data.transforms import Crop, Transform
+from colorlab.errors import ColorlabError
 
 
 class ImageDataModule(ColorDataModule):
@@ -95,7 +80,7 @@ class ImageFilesDataModule(ImageDataModule):
     def __init__(self, root: str, strict: bool = False, min_chroma: float | None = None, **kwargs) -> None:
         super().__init__(root, **kwargs)
         if min_chroma is not None and not 0 <= min_chroma <= 255:
-            raise ValueError(f"min_chroma must be in [0, 255] (8-bit RGB spread), got {min_chroma}")
+            raise ColorlabError(f"min_chroma must be in [0, 255] (8-bit RGB spread), got {min_chroma}")
         self.strict = strict
         self.min_chroma = min_chroma
 

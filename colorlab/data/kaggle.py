@@ -23,6 +23,7 @@ from pathlib import Path
 
 from colorlab.data.images import ImageFilesDataModule
 from colorlab.data.layout import Layout, find_layout, list_images, stratified_split
+from colorlab.errors import ColorlabError
 
 FRUIT_LAYOUTS = [
     Layout(
@@ -100,10 +101,10 @@ class AnimalsDataModule(ImageFilesDataModule):
         italian = {**ANIMALS, **{v: v for v in ANIMALS.values()}}
         unknown = [c for c in classes or [] if c.lower() not in italian]
         if unknown:
-            raise ValueError(f"unknown Animals-10 classes {unknown}; choose from {sorted(italian)}")
+            raise ColorlabError(f"unknown Animals-10 classes {unknown}; choose from {sorted(italian)}")
         self.folders = sorted({italian[c.lower()] for c in classes} if classes else set(ANIMALS.values()))
         if not 0 < val_fraction < 1:
-            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+            raise ColorlabError(f"val_fraction must be in (0, 1), got {val_fraction}")
         self.val_fraction = val_fraction
 
     def find_splits(self) -> dict[str, list[str]]:

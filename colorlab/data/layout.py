@@ -10,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
+from colorlab.errors import ColorlabError, MissingFileError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 """File suffixes (any case) that the folder scans pick up."""
 
 
-class LayoutError(FileNotFoundError):
+class LayoutError(MissingFileError):
     """``root`` does not hold the layout a DataModule reads; the message says what was expected and found."""
 
 
@@ -46,7 +48,7 @@ def stratified_split(groups: Sequence[str], fractions: Sequence[float], seed: in
         One sorted index list per part.
     """
     if not math.isclose(sum(fractions), 1.0) or min(fractions) < 0:
-        raise ValueError(f"fractions must be >= 0 and sum to 1, got {tuple(fractions)}")
+        raise ColorlabError(f"fractions must be >= 0 and sum to 1, got {tuple(fractions)}")
     members: dict[str, list[int]] = {}
     for i, group in enumerate(groups):
         members.setdefault(group, []).append(i)

@@ -24,6 +24,7 @@ from PIL import Image
 from colorlab.data.datasets import ImageDataset
 from colorlab.data.images import ImageDataModule
 from colorlab.data.layout import Layout, LayoutError, find_layout
+from colorlab.errors import ColorlabError
 
 LAYOUT = Layout(
     "image-colorization",
@@ -91,7 +92,7 @@ class KaggleNpyDataModule(ImageDataModule):
     def __init__(self, root: str, val_fraction: float = 0.1, image_size: int = 224, **kwargs) -> None:
         super().__init__(root, image_size=image_size, **kwargs)
         if not 0 < val_fraction < 1:
-            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+            raise ColorlabError(f"val_fraction must be in (0, 1), got {val_fraction}")
         self.val_fraction = val_fraction
 
     def setup(self, stage: str | None = None) -> None:

@@ -29,6 +29,7 @@ from typing import Literal
 
 from colorlab.data.images import ImageFilesDataModule
 from colorlab.data.layout import Layout, LayoutError, find_layout, list_images, stratified_split
+from colorlab.errors import ColorlabError
 
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train / val / test of merged sets (Georgia Tech report)
 
@@ -75,7 +76,7 @@ class PlacesDataModule(ImageFilesDataModule):
     ) -> None:
         super().__init__(root, image_size=image_size, **kwargs)
         if train_list not in ("standard", "challenge"):
-            raise ValueError(f"train_list must be 'standard' or 'challenge', got {train_list!r}")
+            raise ColorlabError(f"train_list must be 'standard' or 'challenge', got {train_list!r}")
         self.train_list = train_list
         self.split_file = split_file
 

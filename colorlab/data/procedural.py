@@ -43,6 +43,7 @@ import torch
 from torch.utils.data import Dataset
 
 from colorlab.data.base import ColorDataModule
+from colorlab.errors import ColorlabError
 
 MATERIALS = ("sky", "grass", "water", "sand", "soil", "stripes", "checks", "smooth", "dots")
 """Names of the label ids ``ProceduralScenes.render`` returns; id = position in this tuple."""
@@ -185,10 +186,10 @@ class ProceduralScenes(Dataset):
 
     def __init__(self, length: int, seed: int = 0, size: int | tuple[int, int] = 64) -> None:
         if length < 0:
-            raise ValueError(f"length must be >= 0, got {length}")
+            raise ColorlabError(f"length must be >= 0, got {length}")
         height, width = (size, size) if isinstance(size, int) else tuple(size)
         if height < 8 or width < 8:
-            raise ValueError(f"size must be at least 8 pixels per side, got {size}")
+            raise ColorlabError(f"size must be at least 8 pixels per side, got {size}")
         self.length = length
         self.seed = seed
         self.size = (height, width)
@@ -224,7 +225,7 @@ class ProceduralScenes(Dataset):
         """
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size and idx.min() < 0:
-            raise ValueError(f"indices must be non-negative, got {idx.min()}")
+            raise ColorlabError(f"indices must be non-negative, got {idx.min()}")
         # Chunks of _CHUNK images keep the renderer's working arrays in cache: ~2x faster than one pass.
         chunks = [
             _render(self.seed, idx[i : i + _CHUNK], *self.size) for i in range(0, max(len(idx), 1), _CHUNK)
@@ -370,9 +371,9 @@ class ScenesDataModule(ColorDataModule):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         for name, value in (("train_size", train_size), ("val_size", val_size), ("test_size", test_size)):
             if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+                raise ColorlabError(f"{name} must be >= 1, got {value}")
         if image_size < 8:
-            raise ValueError(f"image_size must be >= 8, got {image_size}")
+            raise ColorlabError(f"image_size must be >= 8, got {image_size}")
         self.root = root
         self.train_size = train_size
         self.val_size = val_size

@@ -39,6 +39,7 @@ from colorlab.data.decoding import open_rgb
 from colorlab.data.images import ImageDataModule
 from colorlab.data.layout import LayoutError
 from colorlab.data.transforms import Transform, item_rng
+from colorlab.errors import ColorlabError
 
 BLOCK = 1024  # items encoded per thread-pool round: bounds memory whatever the dataset size
 
@@ -72,7 +73,7 @@ def _write(dataset: ImageDataset, out: Path, name: str, order: np.ndarray, optio
                     writer[written] = {"image": data, "kind": dataset.key}
                     written += 1
     if written == 0:
-        raise ValueError(f"{name}: every image was skipped ({dataset.skipped_counts()}); nothing to write")
+        raise ColorlabError(f"{name}: every image was skipped ({dataset.skipped_counts()}); nothing to write")
     writer.done()
     writer.merge()
     return written
@@ -127,7 +128,7 @@ def convert_to_shards(
     for split in splits:
         dataset = getattr(source, f"{split}_set", None)
         if not isinstance(dataset, ImageDataset):
-            raise ValueError(f"{type(source).__name__} has no {split!r} split to convert")  # noqa: TRY004
+            raise ColorlabError(f"{type(source).__name__} has no {split!r} split to convert")
         written[split] = _write(dataset, Path(output_dir) / split, split, order(len(dataset)), options)
     return written
 

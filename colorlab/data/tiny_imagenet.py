@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from colorlab.data.images import ImageFilesDataModule
 from colorlab.data.layout import Layout, LayoutError, find_layout, list_images
+from colorlab.errors import ColorlabError
 
 LAYOUT = Layout(
     "tiny-imagenet-200",
@@ -38,7 +39,7 @@ class TinyImageNetDataModule(ImageFilesDataModule):
     def __init__(self, root: str, image_size: int = 64, per_class: int | None = None, **kwargs) -> None:
         super().__init__(root, image_size=image_size, **kwargs)
         if per_class is not None and per_class < 1:
-            raise ValueError(f"per_class must be >= 1 or None, got {per_class}")
+            raise ColorlabError(f"per_class must be >= 1 or None, got {per_class}")
         self.per_class = per_class
 
     def find_splits(self) -> dict[str, list[str]]:

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from colorlab.data.decoding import resize_shorter
+from colorlab.errors import ColorlabError
 
 Crop = Literal["center", "random"]
 
@@ -33,11 +34,11 @@ class Transform:
 
     def __post_init__(self) -> None:
         if self.size < 1:
-            raise ValueError(f"image_size must be >= 1, got {self.size}")
+            raise ColorlabError(f"image_size must be >= 1, got {self.size}")
         if self.resize is not None and self.resize < self.size:
-            raise ValueError(f"resize must be >= image_size ({self.size}), got {self.resize}")
+            raise ColorlabError(f"resize must be >= image_size ({self.size}), got {self.resize}")
         if self.crop not in ("center", "random"):
-            raise ValueError(f"crop must be 'center' or 'random', got {self.crop!r}")
+            raise ColorlabError(f"crop must be 'center' or 'random', got {self.crop!r}")
 
     @property
     def shorter_side(self) -> int:

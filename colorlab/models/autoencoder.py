@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from colorlab.errors import ColorlabError
 from colorlab.models.layers import ConvBlock, check_input, strided_encoder
 
 
@@ -43,7 +44,7 @@ class Autoencoder(nn.Module):
     def __init__(self, out_channels: int, width: int = 64, tanh: bool = True) -> None:
         super().__init__()
         if out_channels < 1 or width < 4:
-            raise ValueError(f"out_channels must be >= 1 and width >= 4, got {out_channels} and {width}")
+            raise ColorlabError(f"out_channels must be >= 1 and width >= 4, got {out_channels} and {width}")
         self.supports = ("regression",) if tanh else ("regression", "classification")
         w = width
         self.encoder = nn.Sequential(

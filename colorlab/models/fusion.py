@@ -23,6 +23,7 @@ from timm.data import resolve_data_config
 from torch import nn
 
 from colorlab.color import denormalize, lab_to_rgb
+from colorlab.errors import ColorlabError
 from colorlab.models.layers import ConvBlock, check_input, strided_encoder
 from colorlab.pretrained import create_model
 
@@ -74,9 +75,9 @@ class FusionNet(nn.Module):
     ) -> None:
         super().__init__()
         if out_channels < 1 or width < 2:
-            raise ValueError(f"out_channels must be >= 1 and width >= 2, got {out_channels} and {width}")
+            raise ColorlabError(f"out_channels must be >= 1 and width >= 2, got {out_channels} and {width}")
         if embedding not in get_args(Embedding):
-            raise ValueError(f"embedding must be one of {get_args(Embedding)}, got {embedding!r}")
+            raise ColorlabError(f"embedding must be one of {get_args(Embedding)}, got {embedding!r}")
         self.supports = ("regression",) if tanh else ("regression", "classification")
         self.embedding = embedding
 
@@ -90,11 +91,11 @@ class FusionNet(nn.Module):
 
         full_dims = self.extractor.num_classes if embedding == "logits" else self.extractor.head_hidden_size
         if full_dims < 1:
-            raise ValueError(f"extractor {extractor!r} has no {embedding} embedding (size {full_dims})")
+            raise ColorlabError(f"extractor {extractor!r} has no {embedding} embedding (size {full_dims})")
         if embed_dims is None:
             embed_dims = full_dims
         elif not 1 <= embed_dims <= full_dims:
-            raise ValueError(
+            raise ColorlabError(
                 f"embed_dims must be in [1, {full_dims}] for {extractor} {embedding}, got {embed_dims}"
             )
         generator = torch.Generator().manual_seed(embed_seed)

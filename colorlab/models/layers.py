@@ -5,16 +5,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from colorlab.errors import ColorlabError
+
 
 def check_input(x_l: torch.Tensor, multiple: int) -> None:
     """Raise ValueError, naming what came, unless x_l is (B, 1, H, W) with H, W multiples of ``multiple``."""
     if not isinstance(x_l, torch.Tensor):
         raise TypeError(f"x_l must be a torch.Tensor, got {type(x_l).__name__}")
     if x_l.ndim != 4 or x_l.shape[1] != 1:
-        raise ValueError(f"x_l must have shape (B, 1, H, W), got {tuple(x_l.shape)}")
+        raise ColorlabError(f"x_l must have shape (B, 1, H, W), got {tuple(x_l.shape)}")
     h, w = x_l.shape[-2:]
     if h % multiple or w % multiple:
-        raise ValueError(f"x_l's H and W must be multiples of {multiple}, got {h}x{w}")
+        raise ColorlabError(f"x_l's H and W must be multiples of {multiple}, got {h}x{w}")
 
 
 class ConvBlock(nn.Sequential):

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlab import color
+from colorlab.errors import ColorlabError
 from colorlab.models.layers import check_input, zero_head
 from colorlab.pretrained import create_model, input_normalization
 
@@ -73,16 +74,16 @@ class PretrainedUNet(nn.Module):
         super().__init__()
         decoder_channels = [192, 128, 64] if decoder_channels is None else list(decoder_channels)
         if out_channels < 1:
-            raise ValueError(f"out_channels must be >= 1, got {out_channels}")
+            raise ColorlabError(f"out_channels must be >= 1, got {out_channels}")
         if input_scale not in (1, 2, 4):
-            raise ValueError(f"input_scale must be 1, 2 or 4, got {input_scale}")
+            raise ColorlabError(f"input_scale must be 1, 2 or 4, got {input_scale}")
         if len(decoder_channels) != 3 or min(decoder_channels) < 1:
-            raise ValueError(f"decoder_channels must be three positive ints, got {decoder_channels}")
+            raise ColorlabError(f"decoder_channels must be three positive ints, got {decoder_channels}")
         self.encoder = create_model(encoder, pretrained=pretrained, weights=weights, features_only=True)
         reductions = self.encoder.feature_info.reduction()
         wanted = [reductions.index(r) if r in reductions else None for r in (4, 8, 16, 32)]
         if None in wanted:
-            raise ValueError(f"encoder {encoder!r} has features at 1/{reductions}; PretrainedUNet needs 1/4 to 1/32")
+            raise ColorlabError(f"encoder {encoder!r} has features at 1/{reductions}; PretrainedUNet needs 1/4 to 1/32")
         self.feature_index = wanted  # positions of the 1/4, 1/8, 1/16, 1/32 features in the encoder's output
         skips = [self.encoder.feature_info.channels()[i] for i in wanted]  # channels at 1/4, 1/8, 1/16, 1/32
         self.frozen = self._frozen_layers(frozen_to)
@@ -107,7 +108,7 @@ class PretrainedUNet(nn.Module):
             return []
         reductions = self.encoder.feature_info.reduction()
         if frozen_to not in reductions:
-            raise ValueError(f"frozen_to must be 0 or one of the encoder's reductions {reductions}, got {frozen_to}")
+            raise ColorlabError(f"frozen_to must be 0 or one of the encoder's reductions {reductions}, got {frozen_to}")
         last = self.encoder.feature_info.module_name()[reductions.index(frozen_to)]
         named = list(self.encoder.named_modules())
         end = next(i for i, (name, _) in enumerate(named) if name == last)

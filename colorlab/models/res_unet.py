@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorlab.errors import ColorlabError
 from colorlab.models.layers import check_input, zero_head
 
 
@@ -103,7 +104,7 @@ class ResUNet(nn.Module):
     def __init__(self, out_channels: int, width: int = 32, blocks: int = 2) -> None:
         super().__init__()
         if out_channels < 1 or width < 1 or blocks < 1:
-            raise ValueError(
+            raise ColorlabError(
                 f"out_channels, width and blocks must be >= 1, got {out_channels}, {width}, {blocks}"
             )
         channels = [width, 2 * width, 4 * width, 8 * width]  # stages 1-4 at H/2, H/4, H/8, H/16

@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from colorlab.errors import ColorlabError
 from colorlab.models.layers import check_input, zero_head
 
 ConvSpec = tuple[int, int, int]  # (out channels, stride, dilation) of one 3x3 conv
@@ -91,7 +92,7 @@ class ResidualCNN(nn.Module):
     def __init__(self, out_channels: int, width: int = 64) -> None:
         super().__init__()
         if out_channels < 1 or width < 1:
-            raise ValueError(f"out_channels and width must be >= 1, got {out_channels} and {width}")
+            raise ColorlabError(f"out_channels and width must be >= 1, got {out_channels} and {width}")
         w = width
         self.features = nn.Sequential(
             nn.Conv2d(1, w, 3, padding=1),  # conv0: (B, w, H, W)

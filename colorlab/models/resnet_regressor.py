@@ -16,6 +16,7 @@ import timm
 import torch
 from torch import nn
 
+from colorlab.errors import ColorlabError
 from colorlab.models.layers import ConvBlock, check_input, zero_head
 
 
@@ -42,7 +43,7 @@ class ResNetRegressor(nn.Module):
     def __init__(self, out_channels: int, pretrained: bool = False, width: int = 128) -> None:
         super().__init__()
         if out_channels < 1 or width < 4:
-            raise ValueError(f"out_channels must be >= 1 and width >= 4, got {out_channels} and {width}")
+            raise ColorlabError(f"out_channels must be >= 1 and width >= 4, got {out_channels} and {width}")
         # zero_init_last=False: torchvision's default (the report's likely ResNet-18); timm's zero BatchNorm
         # scales behind a zero head (layers.zero_head) would leave the encoder without gradient for two steps
         self.encoder = timm.create_model(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from colorlab.errors import ColorlabError
 from colorlab.models.layers import ConvBlock, Upsample2x, check_input, zero_head
 
 
@@ -46,11 +47,11 @@ class UNet(nn.Module):
     def __init__(self, out_channels: int, width: int = 64, depth: int = 2, out_stride: int = 1) -> None:
         super().__init__()
         if out_channels < 1 or width < 1 or depth < 1:
-            raise ValueError(
+            raise ColorlabError(
                 f"out_channels, width and depth must be >= 1, got {out_channels}, {width}, {depth}"
             )
         if out_stride not in (1, 2, 4, 8):
-            raise ValueError(f"out_stride must be 1, 2, 4 or 8, got {out_stride}")
+            raise ColorlabError(f"out_stride must be 1, 2, 4 or 8, got {out_stride}")
         self.stride = out_stride
         blocks = 4 - out_stride.bit_length() + 1  # decoder blocks kept: 4, 3, 2, 1
         channels = [width * 2**k for k in range(4)]  # encoder levels H, H/2, H/4, H/8

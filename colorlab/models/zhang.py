@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from colorlab.errors import ColorlabError
 from colorlab.models.layers import ConvBlock, Upsample2x, check_input, zero_head
 
 
@@ -61,11 +62,11 @@ class ZhangCNN(nn.Module):
     def __init__(self, out_channels: int, width: int = 64, blocks: int = 8, depth: int = 3) -> None:
         super().__init__()
         if out_channels < 1 or width < 1:
-            raise ValueError(f"out_channels and width must be >= 1, got {out_channels} and {width}")
+            raise ColorlabError(f"out_channels and width must be >= 1, got {out_channels} and {width}")
         if blocks < 5:
-            raise ValueError(f"blocks must be >= 5 (3 down, >= 1 middle, 1 up), got {blocks}")
+            raise ColorlabError(f"blocks must be >= 5 (3 down, >= 1 middle, 1 up), got {blocks}")
         if depth < 1:
-            raise ValueError(f"depth must be >= 1, got {depth}")
+            raise ColorlabError(f"depth must be >= 1, got {depth}")
         middle = blocks - 4
         layers: list[nn.Module] = [
             ConvBlock(1, width, depth=2, stride=2),  # (B, w, H/2, W/2)

@@ -22,6 +22,7 @@ import yaml
 
 from colorlab import zoo
 from colorlab.checkpoint import read as read_checkpoint
+from colorlab.errors import ColorlabError
 
 
 def _offline(net: dict[str, Any]) -> dict[str, Any]:
@@ -43,11 +44,11 @@ def read_row(path: str | os.PathLike, row: str | None = None) -> dict[str, Any]:
         chosen = [r for r in data if row is None or r.get("name") == row]
         if len(chosen) != 1:
             found = ", ".join(str(r.get("name")) for r in data)
-            raise ValueError(f"{path} holds rows {found}: pick one with --row NAME" if row is None
+            raise ColorlabError(f"{path} holds rows {found}: pick one with --row NAME" if row is None
                              else f"{path} has no row named {row!r}; it has {found}")  # fmt: skip
         data = chosen[0]
     if not isinstance(data, dict) or not all(isinstance(data.get(k), (int, float)) for k in ("ab_l1", "ab_l2")):
-        raise ValueError(f"{path}: a results row is a JSON object with numbers ab_l1 and ab_l2 (and top1, "
+        raise ColorlabError(f"{path}: a results row is a JSON object with numbers ab_l1 and ab_l2 (and top1, "
                          f"colorfulness_ratio, evaluated_on ...)")  # fmt: skip
     return data
 
@@ -56,7 +57,7 @@ def improves(new: dict[str, Any], old: dict[str, Any]) -> bool:
     """Whether results row ``new`` is better than ``old``: scored on the same images, no worse on any of
     ``RANKED_METRICS`` that both hold, and better on at least one."""
     if new.get("evaluated_on") != old.get("evaluated_on"):
-        raise ValueError(f"the rows were scored on different images ({new.get('evaluated_on')!r} and "
+        raise ColorlabError(f"the rows were scored on different images ({new.get('evaluated_on')!r} and "
                          f"{old.get('evaluated_on')!r}) and cannot be compared; remove the old model first")  # fmt: skip
     shared = [k for k in zoo.RANKED_METRICS if new.get(k) is not None and old.get(k) is not None]
     sign = {k: -1.0 if zoo.RANKED_METRICS[k] else 1.0 for k in shared}  # lower is better after the sign
@@ -133,16 +134,16 @@ def add(
 
     root_dir = zoo._root(root)
     if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
-        raise ValueError(f"zoo names are letters, digits, '-', '_' and '.', got {name!r}")
+        raise ColorlabError(f"zoo names are letters, digits, '-', '_' and '.', got {name!r}")
     current = zoo.manifest(root_dir)
     if name in current["models"]:
         old = current["models"][name]["results"]
         if not improves(results_row, old):
-            raise ValueError(f"zoo model {name} is replaced only by a better results row: the zoo's is "
+            raise ColorlabError(f"zoo model {name} is replaced only by a better results row: the zoo's is "
                              f"{ {k: old.get(k) for k in zoo.RANKED_METRICS} }, the new one "
                              f"{ {k: results_row.get(k) for k in zoo.RANKED_METRICS} }")  # fmt: skip
     elif len(current["models"]) >= zoo.MAX_MODELS:
-        raise ValueError(f"the zoo holds {len(current['models'])} models ({', '.join(current['models'])}), its limit; "
+        raise ColorlabError(f"the zoo holds {len(current['models'])} models ({', '.join(current['models'])}), its limit; "
                          f"remove one first: python -m colorlab.zoo remove NAME")  # fmt: skip
     checkpoint = read_checkpoint(ckpt_path)
     hparams = checkpoint.get("hyper_parameters") or {}
@@ -153,7 +154,7 @@ def add(
         config["objective"] = copy.deepcopy(hparams["objective"])
     train_resolution = (checkpoint.get("colorlab") or {}).get("train_resolution")
     if train_resolution is None:
-        raise ValueError(f"{ckpt_path} records no training resolution; the zoo needs it for colorize's working size")
+        raise ColorlabError(f"{ckpt_path} records no training resolution; the zoo needs it for colorize's working size")
 
     # the offline config must build exactly the trained net (strict loading); nothing pretrained is fetched
     reference = from_config(copy.deepcopy(config)).eval()
@@ -164,14 +165,14 @@ def add(
         save_file(state, str(staged))
         size = staged.stat().st_size
         if size > zoo.MAX_BYTES:
-            raise ValueError(f"{name}: {size / 1e6:.1f} MB in float16, above the zoo's {zoo.MAX_BYTES / 1e6:.0f} MB")
+            raise ColorlabError(f"{name}: {size / 1e6:.1f} MB in float16, above the zoo's {zoo.MAX_BYTES / 1e6:.0f} MB")
         from safetensors.torch import load_file
 
         stored = from_config(copy.deepcopy(config)).eval()
         zoo.load_state(stored, {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(staged)).items()})
         check = fp16_change(reference, stored, tuple(train_resolution))
         if not check["max_abs_diff"] <= zoo.FP16_TOLERANCE:
-            raise ValueError(f"{name}: float16 weights move predictions by up to {check['max_abs_diff']:.4f} ab/128, "
+            raise ColorlabError(f"{name}: float16 weights move predictions by up to {check['max_abs_diff']:.4f} ab/128, "
                              f"above the zoo's {zoo.FP16_TOLERANCE}; not added")  # fmt: skip
         staged.chmod(0o644)  # package data: readable by every user of an installation
         os.replace(staged, root_dir / f"{name}.safetensors")
