@@ -128,11 +128,13 @@ HELP_FLAGS = {
     "predict": ["--ckpt_path", "--return_predictions"],
     "priors": ["--config", "--sigma", "--max_batches"],
     "demo": ["--config", "--output"],
-    "evaluate": ["--ckpt_path", "--baseline_batches", "--prior_shift", "--split", "--name"],
+    "evaluate": ["--ckpt_path", "--model", "--baseline_batches", "--prior_shift", "--split", "--name"],
     "report": ["--checkpoint", "--samples", "--reference", "--prior_shift"],
     "shards": ["--data", "--output_dir"],
-    "colorize": ["--ckpt_path", "--input", "--temporal_smoothing", "--size"],
-    "export": ["--ckpt_path", "--format", "--dynamic"],
+    "colorize": ["--ckpt_path", "--model", "--input", "--temporal_smoothing", "--size"],
+    "export": ["--ckpt_path", "--model", "--format", "--dynamic"],
+    "models": ["--model NAME", "--model.init_weights"],
+    "app": ["--model", "--ckpt_path", "--host", "--port", "--max_megapixels"],
 }
 
 

@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from colorlab.module import LitColorizer
-
 ZOO_DIR = Path(__file__).resolve().parent
 MANIFEST = "manifest.json"
 MAX_MODELS = 2
@@ -85,14 +83,14 @@ def verified_file(name: str, root: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def model_state(model: LitColorizer) -> dict[str, torch.Tensor]:
+def model_state(model: Any) -> dict[str, torch.Tensor]:
     """What a zoo file holds of a LitColorizer: its net's tensors as ``net.*`` and its objective's buffers as
     ``objective.*`` (not its ``state_dict()``, where a net's ``encoder`` appears twice, as ``encoder.*`` too)."""
     parts = {"net": model.net, "objective": model.objective}
     return {f"{part}.{k}": v for part, module in parts.items() for k, v in module.state_dict().items()}
 
 
-def load_state(model: LitColorizer, state: dict[str, torch.Tensor]) -> None:
+def load_state(model: Any, state: dict[str, torch.Tensor]) -> None:
     """Load ``model_state``'s tensors into ``model`` (strictly: every tensor of the net and objective, no other)."""
     for part in ("net", "objective"):
         tensors = {k.removeprefix(f"{part}."): v for k, v in state.items() if k.startswith(f"{part}.")}
