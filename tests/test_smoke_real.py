@@ -49,7 +49,8 @@ def test_smoke_fit_real_experiment(case, tiny_imagenet, tmp_path):
                                "--data.init_args.batch_size", "64", "--output", str(tmp_path / "priors.pt")])  # fmt: skip
             common += ["--model.objective.init_args.priors", str(priors)]
         before = cli_main(["validate", *common]).trainer.callback_metrics["val/loss"].item()
-        cli = cli_main(["fit", *common, "--trainer.max_steps", "30", "--trainer.val_check_interval", "30"])
+        cli = cli_main(["fit", *common, "--trainer.max_steps", "30", "--trainer.val_check_interval", "30",
+                        "--trainer.check_val_every_n_epoch", "null"])  # 30 steps may span several epochs
         ckpt = Path(cli.trainer.log_dir) / "checkpoints/last.ckpt"
         after = cli_main(["validate", *common, "--ckpt_path", str(ckpt)]).trainer.callback_metrics["val/loss"].item()
     seconds = time.perf_counter() - start
