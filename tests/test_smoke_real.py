@@ -50,7 +50,7 @@ def test_smoke_fit_real_experiment(case, tiny_imagenet, tmp_path):
             common += ["--model.objective.init_args.priors", str(priors)]
         before = cli_main(["validate", *common]).trainer.callback_metrics["val/loss"].item()
         cli = cli_main(["fit", *common, "--trainer.max_steps", "30", "--trainer.val_check_interval", "30",
-                        "--trainer.check_val_every_n_epoch", "null"])  # 30 steps may span several epochs
+                        "--trainer.check_val_every_n_epoch", "null", "--trainer.max_epochs", "-1"])  # 30 steps, any epochs
         ckpt = Path(cli.trainer.log_dir) / "checkpoints/last.ckpt"
         after = cli_main(["validate", *common, "--ckpt_path", str(ckpt)]).trainer.callback_metrics["val/loss"].item()
     seconds = time.perf_counter() - start
