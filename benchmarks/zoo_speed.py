@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from PIL import Image
@@ -62,16 +61,10 @@ def app_seconds(photo: Path, cwd: Path) -> float:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=5)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the app did not start") from None
-                time.sleep(0.5)
         from colorlab import zoo
+        from colorlab.app import wait_until_serving
+
+        wait_until_serving(url, server, 300)
 
         client = Client(url, verbose=False)
         times = []

@@ -18,8 +18,10 @@ otherwise. ``colorize_file`` is the page's work without the page.
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,6 +181,19 @@ def build(models: Models, default: str, max_megapixels: float = MAX_MEGAPIXELS, 
         downloads = gr.File(label="Download the results", file_count="multiple", elem_id="downloads")
         button.click(run, [upload, choice, decoding, temperature], [status, gallery, downloads], api_name="colorize")
     return page
+
+
+def wait_until_serving(url: str, server: subprocess.Popen, seconds: float) -> None:
+    """Return once ``url`` answers; RuntimeError if ``server`` (the app's process) exits or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=5)
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the app at {url} did not start") from None
+            time.sleep(0.5)
 
 
 def app_main(args: list[str]) -> None:

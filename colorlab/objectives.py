@@ -136,7 +136,7 @@ class Classification(Objective):
         if not 0.0 <= lam <= 1.0:
             raise ColorlabError(f"Classification: lam must be in [0, 1], got {lam}")
         self.loss_name, self.k, self.sigma = loss, k, sigma
-        self.rebalance = priors is not None
+        self.rebalance = priors is not None and lam < 1.0  # lam 1: uniform weights, priors for decoding only
         self.prior_values: list[float] | None = None  # what checkpoints store in place of a file path
         weights = torch.ones(self.channels)
         if priors is not None:

@@ -18,7 +18,7 @@ from skimage import color as skcolor
 from skimage import data as skdata
 
 from colorlab import infer, zoo
-from colorlab.app import GREY_SUFFIX, OWN_DECODING, RESULT_SUFFIX, Models, colorize_file
+from colorlab.app import GREY_SUFFIX, OWN_DECODING, RESULT_SUFFIX, Models, colorize_file, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -86,16 +86,11 @@ def app_url(tmp_path):
         server = subprocess.Popen([sys.executable, "-m", "colorlab", "app", "--port", str(port), "--max_megapixels",
                                    "1"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(f"the app did not start: {(tmp_path / 'app.log').read_text()[-2000:]}") from None
-            time.sleep(0.5)
+    try:
+        wait_until_serving(url, server, 180)
+    except RuntimeError as err:
+        server.kill()
+        raise RuntimeError(f"{err}: {(tmp_path / 'app.log').read_text()[-2000:]}") from None
     yield url
     server.terminate()
     server.wait(timeout=30)
