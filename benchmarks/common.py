@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorlab.ops import cpu_model
+from colorlab.machine import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 # real JPEGs for the data benchmarks: a tiny-imagenet-200 folder (else generated images in the same layout)

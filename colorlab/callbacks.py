@@ -357,7 +357,7 @@ class ColorizedWriter(BasePredictionWriter):
             self.summary.existing += [t for t, new in zip(targets, fresh) if not new]
             sources = [s for s, new in zip(sources, fresh) if new]
             targets = [t for t, new in zip(targets, fresh) if new]
-            done = colorize_images(Colorizer(pl_module, self.size), sources, targets, progress=False)
+            done = colorize_images(Colorizer(pl_module.color_model(), self.size), sources, targets, progress=False)
             self.summary.written += done.written
             self.summary.failed.update(done.failed)
             return

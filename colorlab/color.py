@@ -177,33 +177,47 @@ def _grid_index(ab: torch.Tensor, clamp: bool = True) -> torch.Tensor:
     return cell.clamp(-n, n) if clamp else cell
 
 
-@functools.lru_cache(maxsize=1)
-def _gamut_cells() -> torch.Tensor:
-    """(Q, 2) long grid coordinates reached by at least one of the 2^24 8-bit sRGB colours."""
-    n = round(GRID_EXTENT / GRID_STEP)
-    side = 2 * n + 1
-    seen = torch.zeros(side * side, dtype=torch.bool)
-    levels = torch.arange(256, dtype=torch.float32) / 255.0
-    g, b = torch.meshgrid(levels, levels, indexing="ij")
-    for r in levels:  # one red level at a time: 65,536 colours, a few MB
-        rgb = torch.stack([torch.full_like(g, float(r)), g, b])[None]  # (1, 3, 256, 256)
-        ij = _grid_index(rgb_to_lab(rgb)[0, 1:].reshape(2, -1).T) + n  # (65536, 2)
-        seen[ij[:, 0] * side + ij[:, 1]] = True
-    flat = seen.nonzero().squeeze(1)
-    return torch.stack([flat // side, flat % side], dim=1) - n
+# The ab plane's 23 x 23 grid cells (row i: a = 10 (i - 11); column j: b = 10 (j - 11)); "#" marks a cell that at
+# least one of the 2^24 8-bit sRGB colours reaches (``tests/test_color.py`` checks this against skimage's
+# conversion of all of them).
+_GAMUT = (
+    ".......................",
+    ".......................",
+    "...................#...",
+    "...............#####...",
+    ".............########..",
+    "...........##########..",
+    ".........############..",
+    "........#############..",
+    ".......##############..",
+    ".......##############..",
+    "......###############..",
+    ".....################..",
+    "....################...",
+    "....################...",
+    "...#################...",
+    "..##################...",
+    "..#################....",
+    ".##################....",
+    "###################....",
+    "###################....",
+    "..##########...........",
+    "....###................",
+    ".......................",
+)
 
 
 def ab_bins() -> torch.Tensor:
-    """The in-gamut ab bin centres, (Q, 2) float32 (a, b) in Lab units.
+    """The in-gamut ab bin centres, (Q, 2) float32 (a, b) in Lab units, in row-major (a, b) order.
 
     Rule: the ab plane is cut into 10x10 cells centred on multiples of 10 in [-110, 110]^2, cell c
     covering [c - 5, c + 5) in a and in b; a cell is a bin when the exact Lab value of at least one
-    of the 2^24 8-bit sRGB colours falls inside it. Zhang et al. (2016) report Q = 313 from their own
-    unpublished procedure; this rule gives the Q that ``ab_bins().shape[0]`` states (261 with kornia's
-    D65 conversion), and every other part of colorlab takes Q from here.
-    Computed once per process (about 2 s on one CPU core).
+    of the 2^24 8-bit sRGB colours falls inside it (``_GAMUT``). Zhang et al. (2016) report Q = 313 from their own
+    unpublished procedure; this rule gives Q = 261, and every other part of colorlab takes Q from here.
     """
-    return _gamut_cells().float() * GRID_STEP
+    n = round(GRID_EXTENT / GRID_STEP)
+    cells = [(i - n, j - n) for i, row in enumerate(_GAMUT) for j, mark in enumerate(row) if mark == "#"]
+    return torch.tensor(cells, dtype=torch.float32) * GRID_STEP
 
 
 @functools.lru_cache(maxsize=1)
@@ -342,6 +356,15 @@ def _pass_table(k: int) -> tuple[np.ndarray, ...]:
     )
 
 
+def check_soft_encoding(k: int, sigma: float) -> None:
+    """Raise ColorlabError unless ``soft_encode`` can use k neighbours (1 <= k <= Q) and width sigma (> 0)."""
+    q = ab_bins().shape[0]
+    if not 1 <= k <= q:
+        raise ColorlabError(f"k must be in [1, Q={q}], got {k}")
+    if sigma <= 0:
+        raise ColorlabError(f"sigma must be > 0, got {sigma}")
+
+
 def soft_encode(
     ab: torch.Tensor, k: int = SOFT_K, sigma: float = SOFT_SIGMA, chunk: int = 65536
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -364,11 +387,7 @@ def soft_encode(
         the one of largest weight), and (B, k, H, W) float32 weights. Both are views of (k, B, H, W) storage.
     """
     _check_image(ab, 2, "ab")
-    q = ab_bins().shape[0]
-    if not 1 <= k <= q:
-        raise ColorlabError(f"k must be in [1, Q={q}], got {k}")
-    if sigma <= 0:
-        raise ColorlabError(f"sigma must be > 0, got {sigma}")
+    check_soft_encoding(k, sigma)
     b, _, h, w = ab.shape
     points = ab.detach().float().transpose(0, 1).reshape(2, -1).contiguous()  # (2, B*H*W)
     if points.device.type == "cpu" and k <= _TABLE_MAX_K:

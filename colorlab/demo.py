@@ -18,8 +18,8 @@ from colorlab.arguments import experiment_file, option, without_options
 from colorlab.callbacks import comparison_grid
 from colorlab.errors import ColorlabError
 from colorlab.evaluate import ab_statistics, baseline_constants, evaluate, lab_batches, results_markdown
+from colorlab.machine import pick_device
 from colorlab.module import LitColorizer
-from colorlab.ops import pick_device
 from colorlab.train import ColorlabCLI
 
 USAGE = """usage: python -m colorlab demo [--config EXPERIMENT.yaml] [--output DIR] [fit options]

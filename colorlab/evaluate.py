@@ -28,10 +28,10 @@ from colorlab import color
 from colorlab.arguments import datamodule_from, experiment_data_parser, options_of
 from colorlab.data.decoding import batch_chroma_spread
 from colorlab.errors import ColorlabError, MissingFileError
+from colorlab.machine import pick_device
 from colorlab.metrics import METRIC_LABELS, classifier_metrics, colorization_metrics
 from colorlab.module import LitColorizer
 from colorlab.objectives import Classification
-from colorlab.ops import pick_device
 
 BASELINES = ("baseline_grey", "baseline_mean_ab", "baseline_mode_bin")
 HEADLINE = ("ab_l1", "ab_mse", "psnr", "ssim", "bin_acc", "auc", "auc_rebal", "pa", "colorfulness_ratio")

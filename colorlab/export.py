@@ -25,29 +25,14 @@ from colorlab import color
 from colorlab.data.procedural import ProceduralScenes
 from colorlab.errors import ColorlabError
 from colorlab.infer import Picture, load_model, read_picture
-from colorlab.module import LitColorizer, run_net
+from colorlab.network import ColorModel
 from colorlab.objectives import Classification
 
 TOLERANCE = 1e-3  # max |exported - PyTorch| of ab/128 on the test image: 0.128 Lab units, far below what shows
 OPSET = 18
 
 
-class ExportedColorizer(nn.Module):
-    """What is exported: (B, 1, H, W) float32 x_l = L/100 -> (B, 2, H, W) float32 ab/128 at the input's size.
-
-    Args:
-        model: the LitColorizer; its net (padded as ``LitColorizer.forward`` does) and objective's ``decode``.
-    """
-
-    def __init__(self, model: LitColorizer) -> None:
-        super().__init__()
-        self.net, self.objective = model.net, model.objective
-
-    def forward(self, x_l: torch.Tensor) -> torch.Tensor:
-        return self.objective.decode(run_net(self.net, x_l), x_l.shape[-2:])
-
-
-def contract(model: LitColorizer, file_format: str, shape: list[Any], multiple: int) -> dict[str, Any]:
+def contract(model: ColorModel, file_format: str, shape: list[Any], multiple: int) -> dict[str, Any]:
     """The pre/post-processing contract written next to an export (``<output>.json``)."""
     objective = model.objective
     trained = list(model.train_resolution) if model.train_resolution else "unknown"
@@ -139,7 +124,7 @@ def export(
         height, width = (-(-max(height, width) // multiple) * multiple,) * 2
     output_path = Path(output or Path(source).with_suffix(".onnx" if format == "onnx" else ".pt"))
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    wrapper = ExportedColorizer(model).eval()
+    wrapper = model.eval()
     x_l = _test_input(image, height, width)
     with torch.no_grad():
         expected = wrapper(x_l).numpy()

@@ -35,9 +35,9 @@ from colorlab import color
 from colorlab.data.decoding import to_rgb
 from colorlab.data.layout import IMAGE_EXTENSIONS, list_images
 from colorlab.errors import ColorlabError, MissingFileError
-from colorlab.module import LitColorizer
+from colorlab.machine import pick_device
+from colorlab.network import ColorModel
 from colorlab.objectives import Classification
-from colorlab.ops import pick_device
 
 STRIP_PIXELS = 1 << 21  # pixels per row strip of the full-resolution recombination (~2 MP, ~100 MB of floats)
 BATCH_PIXELS = 50_000_000  # full-resolution pixels held at once by one batch of images (+ --batch_size)
@@ -52,31 +52,35 @@ def load_model(
     decoding: color.Decoding | None = None,
     temperature: float | None = None,
     model: str | None = None,
-) -> LitColorizer:
-    """A checkpoint's LitColorizer, loaded safely (``colorlab.checkpoint``), or zoo model ``model``'s
-    (``colorlab.zoo``; neither: the zoo's default), in eval mode on ``device`` ("auto": CUDA when there is
-    one); ``decoding`` / ``temperature`` replace a classifier's saved ones."""
+) -> ColorModel:
+    """Zoo model ``model``'s ColorModel (``colorlab.zoo``; neither argument: the zoo's default), or a checkpoint's
+    net and objective, loaded safely (``colorlab.checkpoint``), in eval mode on ``device`` ("auto": CUDA when
+    there is one); ``decoding`` / ``temperature`` replace a classifier's saved ones. A zoo model imports
+    neither Lightning nor timm."""
     if ckpt_path is not None and model is not None:
         raise ColorlabError(f"give --ckpt_path or --model, not both (got {ckpt_path} and {model})")
     if ckpt_path is None:
         from colorlab import zoo
 
         model = zoo.default_name() if model is None else model
-        lit, source = zoo.load(model), f"zoo model {model}"
+        loaded, source = zoo.load(model), f"zoo model {model}"
     else:
-        lit, source = LitColorizer.load_from_checkpoint(ckpt_path, map_location="cpu"), str(ckpt_path)
+        from colorlab.module import LitColorizer
+
+        loaded = LitColorizer.load_from_checkpoint(ckpt_path, map_location="cpu").color_model()
+        source = str(ckpt_path)
     if decoding is not None or temperature is not None:
-        if not isinstance(lit.objective, Classification):
+        if not isinstance(loaded.objective, Classification):
             raise ColorlabError(f"--decoding / --temperature apply to classifiers; {source} is a regression model")
-        lit.objective.set_decoding(decoding, temperature)
-    return lit.to(pick_device(device)).eval()
+        loaded.objective.set_decoding(decoding, temperature)
+    return loaded.to(pick_device(device)).eval()
 
 
 class Colorizer:
     """A model ready to colorize whole images: working size, precision and batch size.
 
     Args:
-        model: a LitColorizer (e.g. from ``load_model``).
+        model: a ColorModel (e.g. from ``load_model``).
         size: the model's input size: None = the checkpoint's training resolution's shorter side, aspect
             kept; [S] = shorter side S px, aspect kept; [H, W] = exactly H x W.
         precision: "auto" (float16 autocast on CUDA, float32 elsewhere), "32", "16" or "bf16"; the colour
@@ -85,7 +89,7 @@ class Colorizer:
     """
 
     def __init__(
-        self, model: LitColorizer, size: list[int] | None = None, precision: Precision = "auto", batch_size: int = 8
+        self, model: ColorModel, size: list[int] | None = None, precision: Precision = "auto", batch_size: int = 8
     ) -> None:
         if size is not None and (len(size) not in (1, 2) or min(size) < 1):
             raise ColorlabError(f"size must be [S] (shorter side) or [H, W], positive px; got {size}")
@@ -115,8 +119,7 @@ class Colorizer:
         its L alone."""
         x_l, _ = color.normalize(color.rgb_to_lab(rgb.to(self.device)))
         with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
-            lab_hat = self.model.colorize(x_l)
-        return color.normalize(lab_hat.float())[1]
+            return self.model(x_l).float()
 
 
 # ------------------------------------------------------------------------------ pictures

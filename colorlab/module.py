@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable, instantiate_module
 from torch import nn
 from torchmetrics import MeanMetric
@@ -23,6 +22,7 @@ from colorlab._private import given_hyperparameters, hyperparameters_given
 from colorlab.checkpoint import read as read_checkpoint
 from colorlab.errors import ColorlabError
 from colorlab.metrics import classifier_metrics, colorization_metrics
+from colorlab.network import ColorModel, run_net
 from colorlab.objectives import Classification, Objective, Regression
 
 # A network class (or any callable) taking the output channel count: ``UNet`` or ``partial(UNet, width=16)``.
@@ -156,6 +156,10 @@ class LitColorizer(L.LightningModule):
         """Raw net output for x_l (B, 1, H, W) = L/100 of any size (see ``run_net``)."""
         return run_net(self.net, x_l, self.channels_last)
 
+    def color_model(self) -> ColorModel:
+        """The net and objective as a ColorModel (``colorlab.network``, what inference runs), sharing their weights."""
+        return ColorModel(self.net, self.objective, self.train_resolution)
+
     def colorize(self, x_l: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) L/100 -> (B, 3, H, W) Lab prediction at the input's resolution."""
         ab_hat = self.objective.decode(self(x_l), x_l.shape[-2:])
@@ -277,21 +281,6 @@ class LitColorizer(L.LightningModule):
             )
         self.train_resolution = saved.get("train_resolution")
         self._init_weights_due = False  # a checkpoint's weights are never replaced by init_weights
-
-
-def run_net(net: nn.Module, x_l: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
-    """Raw output of ``net`` for x_l (B, 1, H, W) = L/100 of any size: the input is reflect-padded to the
-    net's ``multiple`` and the output cropped back to ceil(H / stride) x ceil(W / stride). A function, not
-    only ``LitColorizer.forward``, so that ``colorlab.export`` can trace it without the LightningModule."""
-    multiple, stride = getattr(net, "multiple", 1), getattr(net, "stride", 1)
-    h, w = x_l.shape[-2:]
-    pad_h, pad_w = -h % multiple, -w % multiple
-    if pad_h or pad_w:
-        x_l = F.pad(x_l, (0, pad_w, 0, pad_h), mode="reflect" if min(h, w) > max(pad_h, pad_w) else "replicate")
-    if channels_last:
-        x_l = x_l.contiguous(memory_format=torch.channels_last)
-    out = net(x_l)
-    return out[..., : -(-h // stride), : -(-w // stride)]
 
 
 def from_config(config: dict[str, Any]) -> LitColorizer:

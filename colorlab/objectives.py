@@ -127,10 +127,9 @@ class Classification(Objective):
         if loss not in ("cross_entropy", "kl"):
             raise ColorlabError(f"loss must be 'cross_entropy' or 'kl', got {loss!r}")
         self.channels = color.ab_bins().shape[0]
-        # Checked here, not at the first step: a one-pixel soft-encoding applies color.soft_encode's own
-        # limits on k and sigma, and annealed-mean decoding needs T > 0.
+        # Checked here, not at the first step (annealed-mean decoding's T > 0 is checked by set_decoding).
         try:
-            color.soft_encode(torch.zeros(1, 2, 1, 1), k, sigma)
+            color.check_soft_encoding(k, sigma)
         except ValueError as err:
             raise ColorlabError(f"Classification: {err} (init_args k={k}, sigma={sigma})") from err
         if not 0.0 <= lam <= 1.0:

@@ -1,12 +1,12 @@
 """The plumbing of runs and commands, one concern per section:
 
-- machine: which device a command runs on (``pick_device``) and what the machine is, in words;
 - checkpoint files: atomic writes, and what ``--ckpt_path last`` means;
 - run record: what ran (command, git commit, package versions, seed, machine), for ``run.yaml``;
 - loggers: the ``trainer.logger`` LightningCLI builds from the user's choice, and ending W&B runs;
 - console: known warnings and Lightning's product tips silenced.
 
-``colorlab.train.ColorlabCLI`` and the commands use these; the callbacks are in ``colorlab.callbacks``.
+``colorlab.train.ColorlabCLI`` and the commands use these; the callbacks are in ``colorlab.callbacks``, the device
+a command runs on in ``colorlab.machine``.
 """
 
 from __future__ import annotations
@@ -32,40 +32,12 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities import rank_zero_info
 
 from colorlab._private import finish_wandb_run
-from colorlab.errors import ColorlabError, MissingFileError
+from colorlab.errors import MissingFileError
+from colorlab.machine import device_description
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDED_PACKAGES = ("colorlab", "torch", "torchvision", "lightning", "torchmetrics", "kornia", "timm", "wandb",
                      "litdata", "jsonargparse", "numpy", "pillow")  # fmt: skip
-
-
-# ------------------------------------------------------------------------------ machine
-def cpu_model() -> str:
-    """The CPU's model name (Linux: /proc/cpuinfo; elsewhere what ``platform`` knows)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
-def device_description() -> str:
-    """The machine a run trains on, in words: the CUDA devices, or the CPU model and PyTorch's thread count."""
-    if torch.cuda.is_available():
-        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-        return ", ".join(f"{names.count(n)} x {n}" for n in dict.fromkeys(names))
-    return f"CPU ({cpu_model()}), {torch.get_num_threads()} thread(s) of {os.cpu_count()} logical cores"
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """The torch device a command runs on: "auto" is CUDA when there is one, else the CPU; otherwise any name
-    torch knows (cpu, cuda, cuda:N, mps)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ColorlabError(f"--device must be auto, cpu, cuda or cuda:N; got {device!r}") from None
 
 
 # ------------------------------------------------------------------------------ checkpoint files

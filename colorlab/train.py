@@ -13,7 +13,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from colorlab import ops
+from colorlab import data, models, ops
+from colorlab._lazy import import_all
 from colorlab.callbacks import (
     ColorizedWriter,
     LatestCheckpoint,
@@ -27,6 +28,9 @@ from colorlab.checkpoint import read as read_checkpoint
 from colorlab.data.base import ColorDataModule
 from colorlab.module import LitColorizer
 from colorlab.ops import AtomicCheckpointIO, quiet_known_warnings
+
+import_all(data)  # LightningCLI (jsonargparse) offers the subclasses that are imported: all of them
+import_all(models)
 
 
 class ColorlabCLI(LightningCLI):

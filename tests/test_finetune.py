@@ -64,7 +64,8 @@ def test_fine_tuning_a_zoo_model_starts_at_its_validation_loss_and_goes_down(pho
     # the zoo model itself, loaded on its own, on the same validation images
     cli = cli_main(["fit", *args, "--trainer.max_epochs", "4", "--trainer.num_sanity_val_steps", "0"])
     reference = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
-    zoo_loss = float(reference.validate(zoo.load(name), datamodule=cli.datamodule, verbose=False)[0]["val/loss"])
+    loaded = LitColorizer.load_from_checkpoint(zoo.checkpoint_file(name))
+    zoo_loss = float(reference.validate(loaded, datamodule=cli.datamodule, verbose=False)[0]["val/loss"])
     assert start == pytest.approx(zoo_loss, rel=1e-5)
     assert abs(start - fresh) > 0.02 * fresh  # not a fresh net's
     losses = val_losses(Path(cli.trainer.log_dir))

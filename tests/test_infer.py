@@ -154,7 +154,7 @@ def test_colorize_at_a_lower_working_size_upsamples_ab_smoothly(tmp_path, trust_
 
 
 def test_working_size_follows_the_checkpoint_or_size():
-    model = LitColorizer(functools.partial(UNet, width=4))
+    model = LitColorizer(functools.partial(UNet, width=4)).color_model()
     model.train_resolution = (64, 64)
     assert infer.Colorizer(model).working_size(300, 451) == (64, 96)
     assert infer.Colorizer(model, size=[100]).working_size(451, 300) == (150, 100)
@@ -284,9 +284,10 @@ def test_reduced_precision_runs_the_net_only_and_stays_close():
     comes back float32 and close to the float32 run; L is not touched (it never goes through the net)."""
     torch.manual_seed(0)
     model = LitColorizer(functools.partial(UNet, width=8), Classification(decoding="mean")).eval()
+    model.train_resolution = (32, 32)
     for parameter in model.parameters():  # random everywhere (the output layer starts at zero)
         torch.nn.init.normal_(parameter, std=0.2)
-    model.train_resolution = (32, 32)
+    model = model.color_model()
     rgb = infer.Picture(photo("coffee", step=10)).resized((32, 48))
     full = infer.Colorizer(model, precision="32").predict_ab(rgb)
     half = infer.Colorizer(model, precision="bf16").predict_ab(rgb)

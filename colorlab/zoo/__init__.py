@@ -7,7 +7,7 @@
 
 Each model is one safetensors file beside ``manifest.json``, whose entry for it holds:
 
-- ``model``: the ``net`` and ``objective`` config that rebuilds it (``colorlab.module.from_config``), with any
+- ``model``: the ``net`` and ``objective`` config that rebuilds it (``colorlab.network.build``), with any
   ``pretrained`` switch off, so rebuilding needs neither a weight package nor the hub: every weight comes
   from the file;
 - ``train_resolution``, ``results`` (the row it was scored with: ab L1, ab L2, top-1, colourfulness, and on
@@ -20,7 +20,8 @@ Maintainers add, replace and remove models with ``python -m colorlab.zoo`` (``co
 a model is replaced only by one whose results row is better, and the zoo holds at most ``MAX_MODELS``
 files of at most ``MAX_BYTES`` each (package data: a plain ``pip install`` has them).
 
-This module imports torch only when a model is loaded: ``python -m colorlab models`` reads JSON alone.
+This module imports torch only when a model is loaded: ``python -m colorlab models`` reads JSON alone. Loading a
+model imports neither Lightning nor timm (``colorlab.network``).
 """
 
 from __future__ import annotations
@@ -55,24 +56,21 @@ from colorlab.zoo.store import (  # noqa: F401  (the zoo's public names)
 )
 
 if TYPE_CHECKING:
-    from colorlab.module import LitColorizer
+    from colorlab.network import ColorModel
 
 _SCRATCH: tempfile.TemporaryDirectory | None = None  # zoo models written as checkpoints, removed at exit
 
 
 # ------------------------------------------------------------------------------ loading
-def load(name: str | None = None, root: str | os.PathLike | None = None) -> LitColorizer:
-    """Zoo model ``name`` (default: the manifest's default) as a float32 LitColorizer on the CPU, in eval mode.
-    Its config is checked as a checkpoint's is (``colorlab.checkpoint``) before anything is imported."""
-    from colorlab.checkpoint import check_class_paths
-    from colorlab.module import from_config
+def load(name: str | None = None, root: str | os.PathLike | None = None) -> ColorModel:
+    """Zoo model ``name`` (default: the manifest's default) as a float32 ColorModel on the CPU, in eval mode. Its
+    config is checked as a checkpoint's is (``colorlab.checkpoint``) before anything is imported."""
+    from colorlab.network import build
 
     name = default_name(root) if name is None else name
     found = entry(name, root)
-    check_class_paths(found["model"], f"zoo model {name}")
-    model = from_config(copy.deepcopy(found["model"]))
+    model = build(found["model"], f"zoo model {name}", tuple(found["train_resolution"]))
     load_state(model, state_dict(name, root))
-    model.train_resolution = tuple(found["train_resolution"])
     return model.eval()
 
 
