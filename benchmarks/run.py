@@ -1,5 +1,6 @@
 """``make bench``: run the benchmarks, each measuring colorlab against what users would otherwise run, side by
-side in one process run, and write ``benchmarks/results.json`` and ``benchmarks/results.md``.
+side in one process run, and write ``benchmarks/results.json`` and ``benchmarks/results.md`` (with the machine
+each benchmark was measured on: a partial run keeps the others' figures and machines).
 
     .venv/bin/python benchmarks/run.py                          # all of them (a few minutes on 2 idle cores)
     .venv/bin/python benchmarks/run.py soft_encode loss_memory  # some; the others' figures are kept
@@ -54,21 +55,27 @@ TARGETS = {
 }
 
 
+def _machine_line(m: dict) -> str:
+    load = m["load_average_1min"]
+    return (f"{m['cores']} cores, {m['cpu_model']}, torch {m['torch_version']}, GPU: {m['gpu']}; load average {load} "
+            "when it finished" + (" (above the core count: the machine was shared with other work, so absolute figures "
+            "are lower than on an idle machine; ratios compare both sides under the same load)" if load > m["cores"]
+            else " (the benchmark's own core and up to one more busy: other work shared the machine, not the "
+            "benchmark's core)" if load > 1.3 else " (an otherwise idle machine)"))  # fmt: skip
+
+
 def markdown(results: dict) -> str:
-    m = results["machine"]
+    groups: dict[str, list[str]] = {}  # machine line -> the benchmarks measured there
+    for name, m in results["machines"].items():
+        groups.setdefault(_machine_line(m), []).append(name)
     lines = [
         "# colorlab benchmarks",
         "",
         "Written by `make bench` (`.venv/bin/python benchmarks/run.py`); every ratio is measured side by side in",
-        "one run on the machine below. Reproduce one part with `.venv/bin/python benchmarks/run.py NAME`",
+        "one run on one machine. Reproduce one part with `.venv/bin/python benchmarks/run.py NAME`",
         f"(NAME in {', '.join(BENCHMARKS)}); each script's docstring says exactly what it compares.",
         "",
-        f"Machine: {m['cores']} cores, {m['cpu_model']}, torch {m['torch_version']}, GPU: {m['gpu']};",
-        f"load average {m['load_average_1min']} when it finished"
-        + (" (above the core count: the machine was shared with other work, so absolute figures are lower than on an"
-           " idle machine; ratios compare both sides under the same load)." if m["load_average_1min"] > m["cores"]
-           else " (the benchmark's own core and up to one more busy: other work shared the machine, not the"
-           " benchmark's core)." if m["load_average_1min"] > 1.3 else " (an otherwise idle machine)."),
+        *(f"Machine of {', '.join(names)}: {line}." for line, names in groups.items()),
         "PyTorch ran on one thread in the benchmark process.",
         "",
         "| figure | value | target | met |",
@@ -80,7 +87,7 @@ def markdown(results: dict) -> str:
             lines.append(f"| `{key}`: {what} | {results[key]} | {target} | {met} |")
     lines += ["", f"GPU: {results['gpu']}", ""]
     for key, value in results.items():
-        if isinstance(value, dict) and key != "machine":
+        if isinstance(value, dict) and key != "machines":
             lines += [f"## {key}", "", "```json", json.dumps(value, indent=2), "```", ""]
     return "\n".join(lines)
 
@@ -91,14 +98,16 @@ def main(chosen: list[str]) -> None:
         raise SystemExit(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     torch.set_num_threads(1)
     results = json.loads(RESULTS_JSON.read_text()) if chosen and RESULTS_JSON.is_file() else {}
+    machines = results.pop("machines", {})  # benchmark -> the machine its figures were measured on
     for name in chosen or BENCHMARKS:
         print(f"== {name}", flush=True)
         start = time.perf_counter()
         figures = importlib.import_module(name).run()
         print(json.dumps(figures, indent=2), f"({time.perf_counter() - start:.0f} s)", flush=True)
         results.update(figures)
+        machines[name] = machine()
     results["gpu"] = "measured" if torch.cuda.is_available() else NO_GPU
-    results["machine"] = machine()
+    results["machines"] = {name: machines[name] for name in BENCHMARKS if name in machines}
     ordered = {k: results[k] for k in TARGETS if k in results} | results
     RESULTS_JSON.write_text(json.dumps(ordered, indent=2) + "\n")
     RESULTS_MD.write_text(markdown(ordered))
