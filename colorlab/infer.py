@@ -36,7 +36,7 @@ from colorlab.data.decoding import to_rgb
 from colorlab.data.layout import IMAGE_EXTENSIONS, list_images
 from colorlab.errors import ColorlabError, MissingFileError
 from colorlab.machine import pick_device
-from colorlab.network import ColorModel
+from colorlab.network import ColorModel, from_checkpoint
 from colorlab.objectives import Classification
 
 STRIP_PIXELS = 1 << 21  # pixels per row strip of the full-resolution recombination (~2 MP, ~100 MB of floats)
@@ -55,8 +55,8 @@ def load_model(
 ) -> ColorModel:
     """Zoo model ``model``'s ColorModel (``colorlab.zoo``; neither argument: the zoo's default), or a checkpoint's
     net and objective, loaded safely (``colorlab.checkpoint``), in eval mode on ``device`` ("auto": CUDA when
-    there is one); ``decoding`` / ``temperature`` replace a classifier's saved ones. A zoo model imports
-    neither Lightning nor timm."""
+    there is one); ``decoding`` / ``temperature`` replace a classifier's saved ones. Imports neither Lightning
+    nor timm (``colorlab.network``)."""
     if ckpt_path is not None and model is not None:
         raise ColorlabError(f"give --ckpt_path or --model, not both (got {ckpt_path} and {model})")
     if ckpt_path is None:
@@ -65,10 +65,7 @@ def load_model(
         model = zoo.default_name() if model is None else model
         loaded, source = zoo.load(model), f"zoo model {model}"
     else:
-        from colorlab.module import LitColorizer
-
-        loaded = LitColorizer.load_from_checkpoint(ckpt_path, map_location="cpu").color_model()
-        source = str(ckpt_path)
+        loaded, source = from_checkpoint(ckpt_path), str(ckpt_path)
     if decoding is not None or temperature is not None:
         if not isinstance(loaded.objective, Classification):
             raise ColorlabError(f"--decoding / --temperature apply to classifiers; {source} is a regression model")

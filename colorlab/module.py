@@ -22,7 +22,7 @@ from colorlab._private import given_hyperparameters, hyperparameters_given
 from colorlab.checkpoint import read as read_checkpoint
 from colorlab.errors import ColorlabError
 from colorlab.metrics import classifier_metrics, colorization_metrics
-from colorlab.network import ColorModel, run_net
+from colorlab.network import ColorModel, check_bins, run_net
 from colorlab.objectives import Classification, Objective, Regression
 
 # A network class (or any callable) taking the output channel count: ``UNet`` or ``partial(UNet, width=16)``.
@@ -273,12 +273,7 @@ class LitColorizer(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved = checkpoint.get("colorlab", {})
-        bins = saved.get("ab_bins")
-        if bins is not None and not torch.equal(bins.cpu(), color.ab_bins()):
-            raise ColorlabError(
-                f"checkpoint was trained with {bins.shape[0]} ab bins that differ from this install's "
-                f"{color.ab_bins().shape[0]}; its logits cannot be decoded here"
-            )
+        check_bins(saved.get("ab_bins"), "checkpoint")
         self.train_resolution = saved.get("train_resolution")
         self._init_weights_due = False  # a checkpoint's weights are never replaced by init_weights
 

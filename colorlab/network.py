@@ -4,15 +4,17 @@
     >>> model = zoo.load()            # a ColorModel, float32, eval mode
     >>> ab = model(x_l)               # (B, 1, H, W) L/100 -> (B, 2, H, W) ab/128
 
-``colorize``, the app and ``export`` run ``ColorModel``s; ``LitColorizer`` (``colorlab.module``) trains the same
-net and objective and hands them over. This module imports neither Lightning nor timm (the zoo's encoders are
-colorlab's own, ``colorlab.models.efficientnet_lite``), which keeps a zoo model's start-up to torch's.
+``colorize``, the app and ``export`` run ``ColorModel``s, from a zoo entry (``build``) or a checkpoint
+(``from_checkpoint``); ``LitColorizer`` (``colorlab.module``) trains the same net and objective. This module imports
+neither Lightning nor timm (the Lite encoders are colorlab's own, ``colorlab.models.efficientnet_lite``), which
+keeps a command's start-up to torch's.
 """
 
 from __future__ import annotations
 
 import copy
 import importlib
+import os
 from typing import Any
 
 import torch
@@ -20,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlab import color
-from colorlab.checkpoint import check_class_paths
+from colorlab.checkpoint import check_class_paths, read
 from colorlab.errors import ColorlabError
 from colorlab.objectives import Objective, Regression
 
@@ -84,3 +86,27 @@ def build(config: dict[str, Any], source: str, train_resolution: tuple[int, int]
     objective = _class(spec["class_path"])(**spec.get("init_args", {})) if spec else Regression()
     net = _class(config["net"]["class_path"])(objective.channels, **config["net"].get("init_args", {}))
     return ColorModel(net, objective, train_resolution)
+
+
+def check_bins(bins: torch.Tensor | None, source: str) -> None:
+    """Refuse a model trained with other ab bins than this install's (``color.ab_bins``): its logits would be
+    decoded into the wrong colours. ``bins`` is what its checkpoint saved (None: not saved)."""
+    if bins is not None and not torch.equal(bins.cpu(), color.ab_bins()):
+        raise ColorlabError(
+            f"{source} was trained with {bins.shape[0]} ab bins that differ from this install's "
+            f"{color.ab_bins().shape[0]}; its logits cannot be decoded here"
+        )
+
+
+def from_checkpoint(path: str | os.PathLike) -> ColorModel:
+    """The ColorModel of a ``LitColorizer`` checkpoint, float32 on the CPU in eval mode: read safely
+    (``colorlab.checkpoint.read``), rebuilt from its hyperparameters (``build``), every tensor of its net and
+    objective loaded strictly; what only training uses (optimizer, loops, callbacks) is left."""
+    checkpoint = read(path)
+    saved = checkpoint.get("colorlab", {})
+    check_bins(saved.get("ab_bins"), f"checkpoint {path}")
+    resolution = saved.get("train_resolution")
+    model = build(checkpoint.get("hyper_parameters") or {}, f"checkpoint {path}", resolution)
+    state = checkpoint.get("state_dict", {})
+    model.load_state_dict({k: v for k, v in state.items() if k.startswith(("net.", "objective."))})
+    return model.float().eval()
