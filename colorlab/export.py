@@ -126,6 +126,8 @@ def export(
     output_path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = model.eval()
     x_l = _test_input(image, height, width)
+    if dynamic:  # an example of batch 1 would fix the batch size at 1 (torch.export specialises sizes 0 and 1)
+        x_l = torch.cat([x_l, x_l.flip(-1)])
     with torch.no_grad():
         expected = wrapper(x_l).numpy()
         if format == "onnx":

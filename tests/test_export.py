@@ -15,16 +15,25 @@ from skimage import data as skdata
 
 from colorlab import color, export
 from colorlab.cli import cli_main
-from colorlab.models import UNet, ZhangCNN
+from colorlab.models import PretrainedUNet, UNet, ZhangCNN
 from colorlab.module import LitColorizer
 from colorlab.objectives import Classification, Regression
 
 MODELS = {
     # full-resolution classifier, annealed-mean decoding inside the graph
-    "unet_cls": lambda: LitColorizer(functools.partial(UNet, width=4), Classification()),
+    "unet_cls": lambda: random_head(LitColorizer(functools.partial(UNet, width=4), Classification())),
     # stride-4 regressor: the graph upsamples ab x4 itself
     "zhang_reg": lambda: LitColorizer(functools.partial(ZhangCNN, width=4, blocks=5, depth=1), Regression()),
+    # the zoo's architecture: EfficientNet-Lite0 encoder, input upscaled x2
+    "lite0_reg": lambda: random_head(LitColorizer(functools.partial(
+        PretrainedUNet, pretrained=False, decoder_channels=[8, 8, 8], input_scale=2), Regression())),
 }
+
+
+def random_head(model: LitColorizer) -> LitColorizer:
+    """A net whose output layer is random, not zero as a fresh net's: it predicts more than a constant."""
+    torch.nn.init.normal_(model.net.head.weight, std=3.0)
+    return model
 
 
 def checkpoint_of(name: str, tmp_path: Path) -> Path:
@@ -78,13 +87,17 @@ def test_fixed_size_export_matches_pytorch_on_a_photo(tmp_path, name, file_forma
 
 
 @pytest.mark.parametrize("file_format", FORMATS)
-def test_dynamic_export_takes_other_batch_sizes_and_sizes(tmp_path, file_format):
-    ckpt = checkpoint_of("unet_cls", tmp_path)
+@pytest.mark.parametrize("name", ["unet_cls", "lite0_reg"])
+def test_dynamic_export_takes_other_batch_sizes_and_sizes(tmp_path, name, file_format):
+    ckpt = checkpoint_of(name, tmp_path)
     out = tmp_path / f"model.{file_format}"
     info = export.export(str(ckpt), file_format, str(out), dynamic=True)
     assert info["input"]["shape"] == ["batch", 1, "height", "width"] and "multiples of 16" in info["sizes"]
-    x_l = photo_x_l(32, 80, batch=2)  # neither the batch nor the size of the example it was exported with
-    assert np.abs(run(out, file_format, x_l) - reference_ab(ckpt, x_l)).max() <= export.TOLERANCE
+    for batch, height, width in ((1, 32, 80), (3, 48, 32)):  # neither the batch nor the size it was exported with
+        x_l = photo_x_l(height, width, batch)
+        expected = reference_ab(ckpt, x_l)
+        assert expected.std(axis=(0, 2, 3)).min() > 1e-3  # not a constant prediction
+        assert np.abs(run(out, file_format, x_l) - expected).max() <= export.TOLERANCE
 
 
 def test_export_refuses_what_it_cannot_honour(tmp_path):
