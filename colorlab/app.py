@@ -71,11 +71,9 @@ def colorize_file(
         max_megapixels, max_file_mb: larger files are refused (``Outcome.error``), before they are decoded.
         name: the file's name as the user knows it (default ``path``'s).
     """
-    import numpy as np
-    import torch
     from PIL import Image
 
-    from colorlab import color, infer
+    from colorlab import infer
 
     path, start = Path(path), time.perf_counter()
     outcome = Outcome(name or path.name)
@@ -99,11 +97,7 @@ def colorize_file(
     stem = Path(outcome.name).stem
     outcome.result, outcome.grey = folder / f"{stem}{RESULT_SUFFIX}{extension}", folder / f"{stem}{GREY_SUFFIX}{extension}"
     ab = colorizer.predict_ab(picture.resized(colorizer.working_size(picture.height, picture.width)))
-    rgb = np.empty((picture.height, picture.width, 3), dtype=np.uint8)  # filled strip by strip
-    grey = np.empty_like(rgb)
-    for rows, lab, x_l in infer.full_resolution_lab(picture, ab):
-        rgb[rows] = infer.to_uint8(color.lab_to_rgb(lab))
-        grey[rows] = infer.to_uint8(color.lab_to_rgb(color.denormalize(x_l, torch.zeros_like(lab[:, 1:]))))
+    rgb, grey = infer.render(picture, ab, grey=True)
     infer.write_picture(rgb, picture, outcome.result)
     infer.write_picture(grey, picture, outcome.grey)
     outcome.seconds, outcome.size = time.perf_counter() - start, (picture.width, picture.height)

@@ -244,21 +244,22 @@ def to_uint8(rgb: torch.Tensor) -> np.ndarray:
     return (rgb[0].permute(1, 2, 0) * 255.0).round().clamp(0, 255).byte().cpu().numpy()
 
 
-def render(picture: Picture, ab: torch.Tensor, compare: bool = False) -> np.ndarray:
-    """The colorized picture as (H, W, 3) uint8 RGB, or with ``compare`` the (H, 3W + 2 gaps, 3) grayscale |
-    result | original side by side (8 px white gaps)."""
-    height, width, gap = picture.height, picture.width, 8
-    out = np.full((height, 3 * width + 2 * gap if compare else width, 3), 255, dtype=np.uint8)
+def render(picture: Picture, ab: torch.Tensor, grey: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """The colorized picture as (H, W, 3) uint8 RGB and, with ``grey``, its grayscale version (its L alone, a = b =
+    0) from the same pass over the picture; else None."""
+    out = np.empty((picture.height, picture.width, 3), dtype=np.uint8)  # filled strip by strip
+    grey_out = np.empty_like(out) if grey else None
     for rows, lab, x_l in full_resolution_lab(picture, ab):
-        if compare:
-            grey = color.denormalize(x_l, torch.zeros_like(lab[:, 1:]))
-            out[rows, :width] = to_uint8(color.lab_to_rgb(grey))
-            out[rows, width + gap : 2 * width + gap] = to_uint8(color.lab_to_rgb(lab))
-        else:
-            out[rows] = to_uint8(color.lab_to_rgb(lab))
-    if compare:
-        out[:, 2 * (width + gap) :] = picture.rgb8()
-    return out
+        out[rows] = to_uint8(color.lab_to_rgb(lab))
+        if grey_out is not None:
+            grey_out[rows] = to_uint8(color.lab_to_rgb(color.denormalize(x_l, torch.zeros_like(lab[:, 1:]))))
+    return out, grey_out
+
+
+def side_by_side(*images: np.ndarray, gap: int = 8) -> np.ndarray:
+    """(H, W_i, 3) uint8 images of one height in a row, ``gap`` px of white between them."""
+    white = np.full((images[0].shape[0], gap, 3), 255, dtype=np.uint8)
+    return np.concatenate([part for image in images for part in (white, image)][1:], axis=1)
 
 
 def write_picture(rgb: np.ndarray, picture: Picture, path: Path, alpha: bool = True) -> None:
@@ -341,10 +342,11 @@ def colorize_images(
                                              for _, _, pic in batch]))
         for i, (source, destination, picture) in enumerate(batch):
             try:
-                write_picture(render(picture, ab[i : i + 1]), picture, destination)
-                if compare:
+                rgb, grey = render(picture, ab[i : i + 1], grey=compare)
+                write_picture(rgb, picture, destination)
+                if grey is not None:  # grayscale | result | original
                     compared = destination.with_name(f"{destination.stem}_compare{destination.suffix}")
-                    write_picture(render(picture, ab[i : i + 1], compare=True), picture, compared, alpha=False)
+                    write_picture(side_by_side(grey, rgb, picture.rgb8()), picture, compared, alpha=False)
                 summary.written.append(destination)
             except (OSError, ValueError) as err:
                 summary.failed[str(source)] = f"{type(err).__name__}: {err}"

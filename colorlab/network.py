@@ -107,6 +107,11 @@ def from_checkpoint(path: str | os.PathLike) -> ColorModel:
     check_bins(saved.get("ab_bins"), f"checkpoint {path}")
     resolution = saved.get("train_resolution")
     model = build(checkpoint.get("hyper_parameters") or {}, f"checkpoint {path}", resolution)
-    state = checkpoint.get("state_dict", {})
-    model.load_state_dict({k: v for k, v in state.items() if k.startswith(("net.", "objective."))})
+    load_weights(model, checkpoint.get("state_dict", {}))
     return model.float().eval()
+
+
+def load_weights(model: ColorModel, state: dict[str, torch.Tensor]) -> None:
+    """Load a ``LitColorizer`` state dict's ``net.*`` and ``objective.*`` tensors into ``model``, strictly (every
+    tensor of its net and objective); entries of neither are left."""
+    model.load_state_dict({k: v for k, v in state.items() if k.startswith(("net.", "objective."))})

@@ -86,7 +86,7 @@ def _transcode(colorizer: Colorizer, src: av.container.InputContainer, destinati
                 if smoothing > 0:
                     smoothed = ab_i if smoothed is None else smoothing * smoothed + (1 - smoothing) * ab_i
                     ab_i = smoothed
-                out = av.VideoFrame.from_ndarray(render(picture, ab_i), format="rgb24")
+                out = av.VideoFrame.from_ndarray(render(picture, ab_i)[0], format="rgb24")
                 out.pts, out.time_base = frame.pts, frame.time_base
                 for packet in video_out.encode(out):
                     dst.mux(packet)

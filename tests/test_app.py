@@ -175,7 +175,7 @@ def test_colorize_file_handles_16_bit_grey_like_colorize(colorizer, tmp_path):
     outcome = colorize_file(tmp_path / "grey16.png", colorizer, tmp_path)
     expected = infer.render(infer.read_picture(tmp_path / "grey16.png"),
                             colorizer.predict_ab(infer.read_picture(tmp_path / "grey16.png").resized(
-                                colorizer.working_size(64, 80))))  # fmt: skip
+                                colorizer.working_size(64, 80))))[0]  # fmt: skip
     assert np.array_equal(np.asarray(Image.open(outcome.result).convert("RGB")), expected)
 
 

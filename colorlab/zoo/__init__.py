@@ -45,9 +45,7 @@ from colorlab.zoo.store import (  # noqa: F401  (the zoo's public names)
     default_name,
     entry,
     load_net_weights,
-    load_state,
     manifest,
-    model_state,
     names,
     net_weights,
     sha256,
@@ -70,7 +68,7 @@ def load(name: str | None = None, root: str | os.PathLike | None = None) -> Colo
     name = default_name(root) if name is None else name
     found = entry(name, root)
     model = build(found["model"], f"zoo model {name}", tuple(found["train_resolution"]))
-    load_state(model, state_dict(name, root))
+    model.load_state_dict(state_dict(name, root))
     return model.eval()
 
 

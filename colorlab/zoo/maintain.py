@@ -130,7 +130,7 @@ def add(
     """
     from safetensors.torch import save_file
 
-    from colorlab.module import from_config
+    from colorlab.network import build, load_weights
 
     root_dir = zoo._root(root)
     if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
@@ -157,9 +157,10 @@ def add(
         raise ColorlabError(f"{ckpt_path} records no training resolution; the zoo needs it for colorize's working size")
 
     # the offline config must build exactly the trained net (strict loading); nothing pretrained is fetched
-    reference = from_config(copy.deepcopy(config)).eval()
-    reference.load_state_dict(checkpoint["state_dict"])
-    state = stored_state(zoo.model_state(reference))
+    source = f"checkpoint {ckpt_path}"
+    reference = build(config, source, train_resolution).eval()
+    load_weights(reference, checkpoint["state_dict"])
+    state = stored_state(reference.state_dict())
     with tempfile.TemporaryDirectory(dir=root_dir) as scratch:
         staged = Path(scratch) / f"{name}.safetensors"
         save_file(state, str(staged))
@@ -168,8 +169,8 @@ def add(
             raise ColorlabError(f"{name}: {size / 1e6:.1f} MB in float16, above the zoo's {zoo.MAX_BYTES / 1e6:.0f} MB")
         from safetensors.torch import load_file
 
-        stored = from_config(copy.deepcopy(config)).eval()
-        zoo.load_state(stored, {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(staged)).items()})
+        stored = build(config, source, train_resolution).eval()
+        stored.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(str(staged)).items()})
         check = fp16_change(reference, stored, tuple(train_resolution))
         if not check["max_abs_diff"] <= zoo.FP16_TOLERANCE:
             raise ColorlabError(f"{name}: float16 weights move predictions by up to {check['max_abs_diff']:.4f} ab/128, "

@@ -83,25 +83,9 @@ def verified_file(name: str, root: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def model_state(model: Any) -> dict[str, torch.Tensor]:
-    """What a zoo file holds of a LitColorizer: its net's tensors as ``net.*`` and its objective's buffers as
-    ``objective.*`` (not its ``state_dict()``, where a net's ``encoder`` appears twice, as ``encoder.*`` too)."""
-    parts = {"net": model.net, "objective": model.objective}
-    return {f"{part}.{k}": v for part, module in parts.items() for k, v in module.state_dict().items()}
-
-
-def load_state(model: Any, state: dict[str, torch.Tensor]) -> None:
-    """Load ``model_state``'s tensors into ``model`` (strictly: every tensor of the net and objective, no other)."""
-    for part in ("net", "objective"):
-        tensors = {k.removeprefix(f"{part}."): v for k, v in state.items() if k.startswith(f"{part}.")}
-        getattr(model, part).load_state_dict(tensors)
-    strays = [k for k in state if not k.startswith(("net.", "objective."))]
-    if strays:
-        raise ColorlabError(f"zoo weights hold tensors of neither net nor objective: {strays[:3]}")
-
-
 def state_dict(name: str, root: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
-    """Zoo model ``name``'s tensors (``model_state``), float32, its file's sha256 checked first."""
+    """Zoo model ``name``'s tensors (a ``ColorModel``'s ``net.*`` and ``objective.*``), float32, its file's sha256
+    checked first."""
     from safetensors.torch import load_file
 
     state = load_file(str(verified_file(name, root)))
